@@ -1,0 +1,323 @@
+"""The coupled slow-fast integrator: walkers (fast) drive Hebbian weights (slow).
+
+One loop, vectorised over walkers.  Each update of the weights follows
+``walk_steps`` moves of every walker (the time-scale separation of the
+coupled flow); the weights see the walkers' tangent coordinates as their
+batch.  The loop logs the three terms of the joint Lyapunov functional
+(``theory.md`` section 4), keeps Polyak-Ruppert snapshots of the retracted
+weights over the second half of the run, and stops when the two halves of
+that averaging window agree (a split-half, Geweke-style diagnostic).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import subspace_angles
+
+from ._hebbian import hebbian_step, orthonormalize
+from ._spatial import kl_divergence, row_sampler, step_walkers
+
+__all__ = ["FlowResult", "coupled_flow", "averaged_subspace", "systematic_positions"]
+
+#: steps of the slow process between two checkpoints (log, convergence check).
+CHECK_EVERY = 50
+#: weights whose norm passes this have diverged (plain Hebbian explosion).
+DIVERGENCE_NORM = 1e12
+#: most snapshots kept for the averaged subspace.
+MAX_SNAPSHOTS = 400
+
+
+@dataclass
+class FlowResult:
+    """What :func:`coupled_flow` returns.
+
+    Attributes
+    ----------
+    weights : ndarray of shape (n_features, n_components)
+        Raw Hebbian weights ``W`` at the last step (not retracted).
+    subspace : ndarray of shape (n_features, n_components)
+        Orthonormal basis of the Polyak-Ruppert averaged subspace over the
+        second half of the run (the raw ``W`` retracted when too few
+        snapshots exist or the run diverged).
+    n_iter : int
+        Number of slow (weight) updates performed.
+    converged : bool
+        Whether the split-half diagnostic fell below ``tol`` at three
+        consecutive checkpoints (after ``min_steps``).
+    diverged : bool
+        Whether the weights overflowed (norm above ``DIVERGENCE_NORM`` or
+        non-finite); the run stopped there.
+    lyapunov : ndarray of shape (n_checkpoints, 3)
+        Per checkpoint: ``KL(rho_t || pi)``, ``||W^T W - I||_F**2`` and
+        ``sum_{i<=k} lambda_i(C) - tr(P_W C)``.
+    lyapunov_steps : ndarray of shape (n_checkpoints,)
+        Slow-step index of each checkpoint.
+    split_angle : ndarray of shape (n_checkpoints,)
+        Largest principal angle (rad) between the averages of the two halves
+        of the averaging window; NaN before the first comparison.
+    positions : ndarray of shape (n_walkers,)
+        Final sample index of every walker.
+    """
+
+    weights: np.ndarray
+    subspace: np.ndarray
+    n_iter: int
+    converged: bool
+    diverged: bool
+    lyapunov: np.ndarray
+    lyapunov_steps: np.ndarray
+    split_angle: np.ndarray
+    positions: np.ndarray
+
+
+def systematic_positions(weights, n_walkers, rng):
+    """Place walkers on samples in proportion to ``weights`` (systematic sampling).
+
+    One uniform offset and evenly spaced quantiles (Kitagawa 1996): the
+    walkers' empirical measure matches ``weights`` up to one walker per
+    sample, with far less variance than independent draws.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_samples,)
+        Probability vector.
+    n_walkers : int
+        Number of walkers.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    positions : ndarray of shape (n_walkers,)
+        Sample index of each walker, sorted.
+    """
+    u = (np.arange(n_walkers) + rng.random()) / n_walkers
+    cdf = np.cumsum(weights)
+    return np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), len(weights) - 1)
+
+
+def averaged_subspace(snapshots, n_components, start=None, n_power=0):
+    """Top eigenvectors of the average projector ``mean_t Q_t Q_t^T``.
+
+    Parameters
+    ----------
+    snapshots : sequence of ndarray of shape (n_features, n_components)
+        Orthonormal bases ``Q_t``.
+    n_components : int
+        Dimension of the subspace returned.
+    start : ndarray of shape (n_features, n_components), default=None
+        With ``n_power > 0``: warm start of an orthogonal iteration.
+    n_power : int, default=0
+        ``0`` computes the exact eigenvectors by a thin SVD of the stacked
+        snapshots; ``> 0`` runs that many warm-started orthogonal iterations
+        instead (cheap, for checkpoints).
+
+    Returns
+    -------
+    U : ndarray of shape (n_features, n_components)
+        Orthonormal basis of the averaged subspace.
+    """
+    S = np.concatenate(snapshots, axis=1)
+    if n_power and start is not None:
+        U = start
+        for _ in range(n_power):
+            U = orthonormalize(S @ (S.T @ U))
+        return U
+    return np.linalg.svd(S, full_matrices=False)[0][:, :n_components]
+
+
+def _captured_variance(Z, pi, W):
+    """``tr(P_W C_pi)`` for ``C_pi = Z^T diag(pi) Z``, in O(n d k)."""
+    Q = orthonormalize(W)
+    Y = Z @ Q
+    return float(np.einsum("ij,ij,i->", Y, Y, pi))
+
+
+def coupled_flow(
+    Z,
+    P,
+    pi,
+    *,
+    n_components,
+    rule="sanger",
+    learning_rate=0.2,
+    n_walkers=1024,
+    walk_steps=2,
+    max_iter=5000,
+    tol=0.05,
+    rng,
+    weights_init=None,
+    positions_init=None,
+    step_guard=None,
+    top_eigenvalues=None,
+    min_steps=None,
+    verbose=0,
+):
+    """Run the coupled slow-fast dynamics.
+
+    Fast: ``n_walkers`` walkers step through the Markov chain ``P`` on the
+    samples, ``walk_steps`` moves per slow step.  Slow: the weights take one
+    Hebbian step (:func:`~slowfast_sklearn._hebbian.hebbian_step`) on the
+    walkers' coordinates ``Z[positions]`` with a constant step size.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_features)
+        Tangent coordinates of the samples, scaled so that the top eigenvalue
+        of ``C_pi`` is about 1.
+    P : scipy.sparse.csr_array of shape (n_samples, n_samples)
+        Transition matrix of the walk (from
+        :func:`~slowfast_sklearn._spatial.metropolis_transition`).
+    pi : ndarray of shape (n_samples,)
+        Stationary law of ``P``.
+    n_components : int
+        Number of units (columns of ``W``).
+    rule : {"sanger", "oja", "hebbian", "trace"}, default="sanger"
+    learning_rate : float, default=0.2
+        Constant step size ``eta`` (in units where ``lambda_1 = 1``).
+    n_walkers : int, default=1024
+    walk_steps : int, default=2
+        Walker moves per weight update.
+    max_iter : int, default=5000
+        Most weight updates.
+    tol : float, default=0.05
+        Convergence threshold (rad) on the split-half diagnostic.
+    rng : numpy.random.Generator
+        The only source of randomness.
+    weights_init : ndarray of shape (n_features, n_components), default=None
+        Initial weights; default ``G / sqrt(n_features)``, ``G`` standard
+        normal (full rank almost surely).
+    positions_init : ndarray of shape (n_walkers,), default=None
+        Initial sample index of each walker; default: systematic sampling of
+        the empirical (uniform) measure.  The exact law ``rho_t`` of a walker
+        is tracked from the law these positions were drawn from.
+    step_guard : bool, default=None
+        Apply the step guard; ``None`` means on for every rule but
+        ``"hebbian"`` (whose explosion it would hide).
+    top_eigenvalues : ndarray of shape (n_components,), default=None
+        Top eigenvalues of ``C_pi`` for the third Lyapunov term; without
+        them that term is logged as ``-tr(P_W C_pi)`` (shifted by a constant).
+    min_steps : int, default=None
+        Weight updates before convergence may be declared, so that a run
+        that lingers near a saddle is not mistaken for a stationary one;
+        ``None`` means ``max_iter // 5``.
+    verbose : int, default=0
+        Print one line per checkpoint when positive.
+
+    Returns
+    -------
+    result : FlowResult
+    """
+    n, d = Z.shape
+    k = n_components
+    if step_guard is None:
+        step_guard = rule != "hebbian"
+    if min_steps is None:
+        min_steps = max_iter // 5
+    if weights_init is None:
+        W = rng.standard_normal((d, k)) / np.sqrt(d)
+    else:
+        W = np.array(weights_init, dtype=np.float64)
+    if positions_init is None:
+        rho = np.full(n, 1.0 / n)
+        positions = systematic_positions(rho, n_walkers, rng)
+    else:
+        positions = np.array(positions_init, dtype=np.intp)
+        rho = np.bincount(positions, minlength=n) / positions.shape[0]
+    PT = P.T.tocsr()
+    keys = row_sampler(P)
+    indptr, indices = P.indptr, P.indices
+    offset = float(np.sum(top_eigenvalues)) if top_eigenvalues is not None else 0.0
+    kl_live = kl_divergence(rho, pi) > 0.0
+
+    stride = max(1, max_iter // MAX_SNAPSHOTS)
+    snapshots, snapshot_steps = [], []
+    logs, log_steps, splits = [], [], []
+    halves = None
+    streak = 0
+    converged = diverged = False
+    t = 0
+
+    def log(step):
+        kl = kl_divergence(rho, pi) if kl_live else 0.0
+        E = W.T @ W - np.eye(k)
+        gap = offset - _captured_variance(Z, pi, W)
+        logs.append((kl, float(np.sum(E * E)), gap))
+        log_steps.append(step)
+
+    log(0)
+    splits.append(np.nan)
+    while t < max_iter:
+        for _ in range(walk_steps):
+            # Walkers are exchangeable: keeping them sorted makes the
+            # row search cache-friendly (about 2x faster).
+            positions.sort()
+            u = positions + rng.random(positions.shape[0])
+            slot = np.minimum(np.searchsorted(keys, u, side="right"), indptr[positions + 1] - 1)
+            positions = indices[slot]
+            if kl_live:
+                rho = PT @ rho
+        W = hebbian_step(W, Z[positions], learning_rate, rule, step_guard)
+        t += 1
+        if t % stride == 0:
+            snapshots.append(orthonormalize(W))
+            snapshot_steps.append(t)
+        if t % CHECK_EVERY and t != max_iter:
+            continue
+        norm = float(np.abs(W).max())
+        if not np.isfinite(norm) or norm > DIVERGENCE_NORM:
+            diverged = True
+            logs.append((np.nan, np.nan, np.nan))
+            log_steps.append(t)
+            splits.append(np.nan)
+            break
+        log(t)
+        if kl_live and logs[-1][0] < 1e-14:
+            kl_live = False
+        split = _split_half(snapshots, snapshot_steps, t, k, halves)
+        if split is None:
+            splits.append(np.nan)
+        else:
+            angle, halves = split
+            splits.append(angle)
+            streak = streak + 1 if angle < tol else 0
+        if verbose:
+            kl, orth, gap = logs[-1]
+            print(
+                f"[CoupledFlowEmbedding] step {t:6d}  split angle {splits[-1]:.2e} rad"
+                f"  KL {kl:.3e}  orth {orth:.3e}  subspace gap {gap:.3e}"
+            )
+        if streak >= 3 and t >= min_steps:
+            converged = True
+            break
+
+    window = [Q for Q, s in zip(snapshots, snapshot_steps) if s > t // 2]
+    if diverged or len(window) < 2:
+        subspace = orthonormalize(W) if np.all(np.isfinite(W)) else np.eye(d, k)
+    else:
+        subspace = averaged_subspace(window, k)
+    return FlowResult(
+        weights=W,
+        subspace=subspace,
+        n_iter=t,
+        converged=converged,
+        diverged=diverged,
+        lyapunov=np.asarray(logs, dtype=np.float64),
+        lyapunov_steps=np.asarray(log_steps),
+        split_angle=np.asarray(splits, dtype=np.float64),
+        positions=positions,
+    )
+
+
+def _split_half(snapshots, snapshot_steps, t, k, previous):
+    """Angle between the averaged subspaces of the two halves of ``(t/2, t]``."""
+    steps = np.asarray(snapshot_steps)
+    first = [Q for Q, s in zip(snapshots, steps) if t // 2 < s <= 3 * t // 4]
+    second = [Q for Q, s in zip(snapshots, steps) if s > 3 * t // 4]
+    if len(first) < 2 or len(second) < 2:
+        return None
+    if previous is None:
+        A, B = averaged_subspace(first, k), averaged_subspace(second, k)
+    else:
+        A = averaged_subspace(first, k, start=previous[0], n_power=3)
+        B = averaged_subspace(second, k, start=previous[1], n_power=3)
+    return float(np.max(subspace_angles(A, B))), (A, B)

@@ -1,0 +1,111 @@
+"""The slow process: Hebbian weight rules driven by the walkers' coordinates.
+
+Every rule has the form (``theory.md`` section 3)::
+
+    dW = eta * (C_hat W - W N(W^T C_hat W)),   C_hat = Z^T Z / n_walkers,
+
+with ``W`` of shape (n_features, n_components), one column per unit, and the
+normaliser ``N`` chosen by the rule:
+
+* ``"hebbian"``: ``N = 0``; the weights grow like ``(1 + eta lambda_1)**t``
+  (the parameter explosion);
+* ``"oja"``: ``N(A) = A``, Oja's subspace rule (Oja 1982, 1989);
+* ``"sanger"``: ``N(A) = triu(A)``, the generalized Hebbian algorithm
+  (Sanger 1989), whose columns converge in order to the eigenvectors;
+* ``"trace"``: ``N(A) = tr(A) I``, the rule of the paper's appendix; it
+  collapses to rank one and is kept only as an ablation.
+"""
+
+import numpy as np
+
+__all__ = ["RULES", "hebbian_step", "spectral_norm_bound", "orthonormalize"]
+
+RULES = ("sanger", "oja", "hebbian", "trace")
+
+
+def _normaliser(A, rule):
+    if rule == "sanger":
+        return np.triu(A)
+    if rule == "oja":
+        return A
+    if rule == "trace":
+        return np.trace(A) * np.eye(A.shape[0], dtype=A.dtype)
+    if rule == "hebbian":
+        return None
+    raise ValueError(f"Unknown Hebbian rule {rule!r}; expected one of {RULES}.")
+
+
+def spectral_norm_bound(W):
+    """Cheap upper bound on ``||W||_2**2``, exact when ``W`` is orthonormal.
+
+    Gershgorin's bound on the largest eigenvalue of ``W^T W``: costs
+    ``n_features * n_components**2`` flops instead of an SVD.
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_features, n_components)
+
+    Returns
+    -------
+    bound : float
+        ``max_j sum_i |(W^T W)_ij| >= ||W||_2**2``.
+    """
+    G = W.T @ W
+    return float(np.abs(G).sum(axis=0).max())
+
+
+def hebbian_step(W, Z, learning_rate, rule, step_guard=True):
+    """One stochastic Hebbian update of the weights from a batch of walkers.
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_features, n_components)
+        Current weights.
+    Z : ndarray of shape (n_walkers, n_features)
+        Tangent coordinates of the walkers' positions (the batch).
+    learning_rate : float
+        Step size ``eta`` (on coordinates scaled to ``lambda_1 = 1``).
+    rule : {"sanger", "oja", "hebbian", "trace"}
+        Normaliser of the update.
+    step_guard : bool, default=True
+        Divide the step by ``max(1, ||W||_2**2)`` (``theory.md`` section 6).
+        This is a positive time change of the same ODE, so orbits and fixed
+        points are unchanged, but the discrete iteration stays stable from any
+        start.  Leave it off to exhibit the plain Hebbian explosion.
+
+    Returns
+    -------
+    W_new : ndarray of shape (n_features, n_components)
+        Updated weights (a new array).
+    """
+    n = Z.shape[0]
+    Y = Z @ W
+    update = Z.T @ Y
+    update /= n
+    N = _normaliser(Y.T @ Y / n, rule)
+    if N is not None:
+        update -= W @ N
+    eta = learning_rate
+    if step_guard:
+        eta = eta / max(1.0, spectral_norm_bound(W))
+    return W + eta * update
+
+
+def orthonormalize(W):
+    """Orthonormal basis of ``span(W)`` by a thin QR, with positive diagonal.
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_features, n_components)
+        Full-column-rank weights.
+
+    Returns
+    -------
+    Q : ndarray of shape (n_features, n_components)
+        ``Q^T Q = I`` and ``span(Q) = span(W)``; column ``j`` spans the same
+        leading subspace as ``W[:, :j + 1]``, so Sanger's ordering survives.
+    """
+    Q, R = np.linalg.qr(W)
+    signs = np.sign(np.diag(R))
+    signs[signs == 0] = 1.0
+    return Q * signs
