@@ -45,8 +45,9 @@ class FlowResult:
         Whether the split-half diagnostic fell below ``tol`` at three
         consecutive checkpoints (after ``min_steps``).
     diverged : bool
-        Whether the weights overflowed (norm above ``DIVERGENCE_NORM`` or
-        non-finite); the run stopped there.
+        Whether an update would have pushed an entry of the weights above
+        ``DIVERGENCE_NORM`` (or to NaN); the run stopped before it and
+        ``weights`` holds the last finite iterate.
     lyapunov : ndarray of shape (n_checkpoints, 3)
         Per checkpoint: ``KL(rho_t || pi)``, ``||W^T W - I||_F**2`` and
         ``sum_{i<=k} lambda_i(C) - tr(P_W C)``.
@@ -256,20 +257,19 @@ def coupled_flow(
             positions = indices[slot]
             if kl_live:
                 rho = PT @ rho
-        W = hebbian_step(W, Z[positions], learning_rate, rule, step_guard)
+        with np.errstate(over="ignore", invalid="ignore"):
+            W_new = hebbian_step(W, Z[positions], learning_rate, rule, step_guard)
+        if not np.abs(W_new).max() < DIVERGENCE_NORM:
+            # Keep the last finite weights: they carry the direction taken.
+            diverged = True
+            break
+        W = W_new
         t += 1
         if t % stride == 0:
             snapshots.append(orthonormalize(W))
             snapshot_steps.append(t)
         if t % CHECK_EVERY and t != max_iter:
             continue
-        norm = float(np.abs(W).max())
-        if not np.isfinite(norm) or norm > DIVERGENCE_NORM:
-            diverged = True
-            logs.append((np.nan, np.nan, np.nan))
-            log_steps.append(t)
-            splits.append(np.nan)
-            break
         log(t)
         if kl_live and logs[-1][0] < 1e-14:
             kl_live = False
@@ -292,7 +292,7 @@ def coupled_flow(
 
     window = [Q for Q, s in zip(snapshots, snapshot_steps) if s > t // 2]
     if diverged or len(window) < 2:
-        subspace = orthonormalize(W) if np.all(np.isfinite(W)) else np.eye(d, k)
+        subspace = orthonormalize(W)
     else:
         subspace = averaged_subspace(window, k)
     return FlowResult(

@@ -1,0 +1,122 @@
+"""The fast process: predictions 1-3 of theory.md section 7."""
+
+import numpy as np
+import pytest
+from scipy.stats import ks_2samp
+from sklearn.neighbors import NearestNeighbors
+
+from slowfast_sklearn._spatial import (
+    kernel_graph,
+    kl_divergence,
+    metropolis_transition,
+    row_sampler,
+    stationary_law,
+    step_walkers,
+)
+
+from _helpers import Walk, gaussian_data
+
+
+@pytest.mark.parametrize("beta", [0.5, 1.0, 2.0])
+def test_stationary_law_is_exact(beta):
+    """Prediction 1: P^T pi = pi to 1e-12 and rows of P sum to 1."""
+    walk = Walk(gaussian_data(seed=1), beta=beta)
+    P, pi = walk.P, walk.pi
+    assert np.max(np.abs(P.sum(axis=1) - 1.0)) < 1e-12
+    assert np.max(np.abs(P.T @ pi - pi)) < 1e-12
+    assert P.min() >= 0.0
+    # pi ~ deg^(beta - 1), computed independently of stationary_law.
+    expected = walk.degree ** (beta - 1.0)
+    np.testing.assert_allclose(pi, expected / expected.sum(), rtol=1e-12)
+    # Detailed balance, entry by entry.
+    flow = P.multiply(pi[:, None]).toarray()
+    np.testing.assert_allclose(flow, flow.T, atol=1e-15)
+
+
+def test_beta_one_gives_the_empirical_measure():
+    """Prediction 1: at beta = 1, pi is uniform and C_pi is the sample covariance."""
+    X = gaussian_data(seed=2)
+    walk = Walk(X, beta=1.0)
+    n = len(X)
+    assert np.max(np.abs(n * walk.pi - 1.0)) < 1e-10
+    Z = X - X.mean(axis=0)
+    C_pi = (Z * walk.pi[:, None]).T @ Z
+    np.testing.assert_allclose(C_pi, np.cov(X, rowvar=False, bias=True), atol=1e-10)
+
+
+def test_graph_is_sparse_and_symmetric():
+    X = gaussian_data(n=400, seed=3)
+    d, i = NearestNeighbors(n_neighbors=10).fit(X).kneighbors()
+    K, eps = kernel_graph(d, i, len(X))
+    assert eps == pytest.approx(np.median(d[:, -1] ** 2))
+    assert (K != K.T).nnz == 0
+    assert K.diagonal().max() == 0.0
+    # At most 2 * n_neighbors edges per node on average (union of kNN lists).
+    assert K.nnz <= 2 * 10 * len(X)
+
+
+def test_kl_is_monotone_from_a_point_mass():
+    """Prediction 2: KL(rho_t || pi) never increases (beyond 1e-12) and decays."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((1000, 3))
+    walk = Walk(X, beta=1.0)
+    rho = np.zeros(len(X))
+    rho[0] = 1.0
+    kls = []
+    PT = walk.P.T.tocsr()
+    for _ in range(1000):
+        kls.append(kl_divergence(rho, walk.pi))
+        rho = PT @ rho
+    kls = np.array(kls)
+    assert kls[0] == pytest.approx(np.log(len(X)))
+    assert np.max(np.diff(kls)) <= 1e-12
+    assert kls[300] < 0.05 * kls[0]
+    assert kls[-1] < 1e-3
+
+
+def test_walker_law_matches_the_data_measure():
+    """Prediction 3: independent walkers from one point reach the data's law (KS test)."""
+    X = gaussian_data(seed=4)
+    walk = Walk(X, beta=1.0)
+    keys = row_sampler(walk.P)
+    v1 = walk.eigenvectors[:, 0]
+    data_projection = walk.Z @ v1
+    rng = np.random.default_rng(0)
+    start = int(np.argmax(data_projection))
+
+    def run(n_steps):
+        positions = np.full(2000, start)
+        for _ in range(n_steps):
+            positions = step_walkers(positions, walk.P, keys, rng)
+        return data_projection[positions]
+
+    assert ks_2samp(run(1500), data_projection).pvalue > 0.01
+    # Negative control: 20 steps from a single point are far from stationary.
+    assert ks_2samp(run(20), data_projection).pvalue < 1e-6
+
+
+def test_step_walkers_samples_the_rows_of_P():
+    """The vectorised sampler draws each row's law (chi-square against P)."""
+    from scipy.stats import chisquare
+
+    walk = Walk(gaussian_data(n=200, seed=5), beta=0.7)
+    keys = row_sampler(walk.P)
+    rng = np.random.default_rng(1)
+    row = 17
+    draws = step_walkers(np.full(200_000, row), walk.P, keys, rng)
+    cols = walk.P.indices[walk.P.indptr[row] : walk.P.indptr[row + 1]]
+    probs = walk.P.data[walk.P.indptr[row] : walk.P.indptr[row + 1]]
+    assert set(np.unique(draws)) <= set(cols)
+    counts = np.array([(draws == c).sum() for c in cols])
+    assert chisquare(counts, probs * len(draws)).pvalue > 1e-3
+
+
+def test_stationary_law_tempers_the_density():
+    """pi ~ deg^(beta-1): dense samples gain weight when beta > 1, lose it when beta < 1."""
+    X = gaussian_data(seed=6)
+    walk_hot = Walk(X, beta=0.5)
+    walk_cold = Walk(X, beta=2.0)
+    dense = np.argmax(walk_cold.degree)
+    sparse = np.argmin(walk_cold.degree)
+    assert walk_cold.pi[dense] > walk_cold.pi[sparse]
+    assert walk_hot.pi[dense] < walk_hot.pi[sparse]
