@@ -44,6 +44,7 @@ EXTRA_CHECKS = [
 # The pandas output checks transform a bare array after fitting a DataFrame;
 # PCA emits this same warning under them.
 @pytest.mark.filterwarnings("ignore:X does not have valid feature names:UserWarning")
+@pytest.mark.filterwarnings("ignore:X has feature names, but:UserWarning")
 @pytest.mark.parametrize("check_name", EXTRA_CHECKS)
 def test_extra_checks(check_name):
     pytest.importorskip("pandas")
