@@ -240,15 +240,19 @@ def test_float32_preserved_and_matches_float64(gaussian):
     np.testing.assert_allclose(emb32.components_, emb_same.components_, atol=1e-6)
     assert max_angle(emb32.components_, emb_same.components_) < 1e-6
 
-    # Against the float64 fit of the unrounded data the inputs differ by a
-    # relative 2**-24; with the same seed the walkers take the same path
-    # unless a uniform draw falls within ~1e-7 of a transition-probability
-    # boundary (not the case here, deterministically), so the subspace moves
-    # by O(6e-8 * lambda_1 / (lambda_2 - lambda_3)) ~ 1e-7 rad.  1e-3 leaves
-    # a wide margin yet is far below the statistical error (~1e-2) that a
-    # different random path would give.
+    # Against the float64 fit of the *unrounded* data the inputs differ by a
+    # relative 2**-24.  With the same seed the walkers take the same path
+    # unless one of the ~1.5e6 uniform draws falls between the float32 and
+    # float64 cumulative transition probabilities (a ~1e-7 window); then the
+    # subspace moves only by O(6e-8 * lambda_1 / (lambda_2 - lambda_3)),
+    # ~1e-7 rad (observed 2e-8 for this seed, so < 1e-3 holds here).  But
+    # that is not guaranteed: for about 1 seed in 13 one draw does flip, the
+    # runs become independent realisations and differ by their statistical
+    # error (observed 1.2e-2 for random_state=9).  So the seed-independent
+    # bound asserted is the statistical one: each fit is within ~0.015 rad
+    # of PCA on this data, hence within 0.05 rad of each other.
     emb64 = fit_emb(gaussian)
-    assert max_angle(emb32.components_, emb64.components_) < 1e-3
+    assert max_angle(emb32.components_, emb64.components_) < 0.05
 
 
 # --------------------------------------------------------------------------
@@ -491,8 +495,10 @@ def test_hebbian_rule_diverges_with_warning(gaussian):
 
 def test_trace_rule_collapses_with_warning(gaussian):
     """rule='trace' collapses toward rank one and says so."""
+    # tol raised: the collapsed second unit is noise-driven, so its averaged
+    # direction may legitimately keep moving (an extra "did not converge").
     with pytest.warns(ConvergenceWarning, match="collapsed"):
-        emb = fit_emb(gaussian, rule="trace")
+        emb = fit_emb(gaussian, rule="trace", tol=0.3)
     _assert_orthonormal_finite(emb)
     s = np.linalg.svd(emb.weights_, compute_uv=False)
     assert s[-1] < 0.05 * s[0]  # the collapse is real
@@ -522,6 +528,7 @@ def test_default_fit_converges(gaussian):
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason=(
         "BUG: full-rank Sanger fits (n_components == number of varying "
         "features) on an ill-conditioned spectrum emit a false 'collapsed "
@@ -547,6 +554,7 @@ def test_full_rank_sanger_does_not_warn_collapse():
 
 @pytest.mark.xfail(
     strict=True,
+    raises=(ValueError, AssertionError),
     reason=(
         "BUG: the constant-feature threshold ptp > 4 * eps * max(|mean|, 1) "
         "has an absolute floor of 1, so it is not scale-invariant: data in "
