@@ -253,10 +253,12 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Raises
         ------
         ValueError
-            If ``X`` is empty, sparse, complex, non-numeric or holds NaN or
-            infinity; if it has fewer than 2 samples; if ``n_components``
-            exceeds ``min(n_samples, n_features)``; or if all samples are
-            identical.
+            If ``X`` is empty, complex, non-numeric or holds NaN or infinity;
+            if it has fewer than 2 samples; if ``n_components`` exceeds
+            ``min(n_samples, n_features)``; or if all samples are identical.
+        TypeError
+            If ``X`` is a sparse matrix (as for scikit-learn's dense-only
+            estimators); densify it first.
         """
         self._fit(X)
         return self
@@ -303,14 +305,19 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Z = geometry.log(X, base)
         # Features with no spread cannot carry a component: keep them out of
         # the dynamics so they get exactly zero weight.
+        # Relative to each column's magnitude, so the test is scale-free.
         spread = np.ptp(Z, axis=0)
-        active = spread > np.finfo(X.dtype).eps * np.maximum(np.abs(base), 1.0) * 4
+        active = spread > 4 * np.finfo(X.dtype).eps * np.abs(base)
         if not active.any():
             raise ValueError(
                 "X has zero variance: all samples are (numerically) identical, "
                 "so there is no principal subspace to learn."
             )
+        # Unit root-mean-square norm: squared distances neither under- nor
+        # overflow at any data scale.
         Za = Z[:, active]
+        rms = np.sqrt(np.mean(np.einsum("ij,ij->i", Za, Za)))
+        Za /= rms
         n_neighbors = min(self.n_neighbors, n_samples - 1)
         distances, indices = geometry.kneighbors(X, Za, n_neighbors)
         K, _ = kernel_graph(distances, indices, n_samples)
@@ -346,7 +353,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ritz_values, R = linalg.eigh((Y * pi[:, None]).T @ Y)
         order = np.argsort(ritz_values)[::-1]
         U = U @ R[:, order]
-        ritz_values = np.clip(ritz_values[order], 0.0, None) * lambdas[0]
+        ritz_values = np.clip(ritz_values[order], 0.0, None) * lambdas[0] * rms**2
         W = np.zeros((n_features, k))
         W[active, :n_units] = U
         if n_units < k:
@@ -361,9 +368,11 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             1.0,
         )
 
+        # Bessel correction with the measure's (Kish) effective sample size;
+        # n / (n - 1) at temperature=1, as in PCA.
         n_eff = 1.0 / np.sum(pi**2)
-        bessel = n_eff / (n_eff - 1.0)
-        total_variance = float(np.einsum("ij,ij,i->", Za, Za, pi)) * bessel
+        bessel = n_eff / (n_eff - 1.0) if n_eff > 1.0 + 1e-9 else 1.0
+        total_variance = float(np.einsum("ij,ij,i->", Za, Za, pi)) * rms**2 * bessel
         explained = ritz_values * bessel
         dtype = X.dtype
         self.components_ = components.astype(dtype, copy=False)
@@ -397,7 +406,10 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             )
             return
         s = np.linalg.svd(result.weights, compute_uv=False)
-        if s.size > 1 and s[-1] < _COLLAPSE_RATIO * s[0]:
+        # Only the rules without a matrix normaliser collapse (theory.md
+        # section 3); Sanger/Oja weights may just not have reached unit norm
+        # along directions of tiny variance.
+        if self.rule in ("trace", "hebbian") and s.size > 1 and s[-1] < _COLLAPSE_RATIO * s[0]:
             warnings.warn(
                 f"The Hebbian weights collapsed toward rank one "
                 f"(sigma_min / sigma_max = {s[-1] / s[0]:.1e}) with "

@@ -26,6 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from slowfast_sklearn import CoupledFlowEmbedding
@@ -99,19 +100,6 @@ _X_INF[5, 2] = np.inf
         pytest.param(_X_SMALL + 1j, "[Cc]omplex", id="complex"),
         pytest.param(_X_SMALL[:, 0], "2D", id="1d"),
         pytest.param(np.full((10, 4), 3.3), "zero variance", id="identical-rows"),
-        pytest.param(
-            sp.csr_matrix(_X_SMALL),
-            "[Ss]parse",
-            id="sparse",
-            marks=pytest.mark.xfail(
-                strict=True,
-                raises=TypeError,
-                reason=(
-                    "BUG: fit's docstring promises ValueError for sparse X, but "
-                    "validate_data(accept_sparse=False) raises TypeError"
-                ),
-            ),
-        ),
     ],
 )
 def test_bad_input_raises_value_error(X, match):
@@ -121,8 +109,8 @@ def test_bad_input_raises_value_error(X, match):
 
 
 def test_sparse_input_is_rejected():
-    """Sparse input is rejected (whatever the exception type) naming sparsity."""
-    with pytest.raises((TypeError, ValueError), match="[Ss]parse"):
+    """Sparse input raises TypeError naming sparsity, as dense-only sklearn estimators do."""
+    with pytest.raises(TypeError, match="[Ss]parse"):
         CoupledFlowEmbedding(random_state=0, **FAST).fit(sp.csr_matrix(_X_SMALL))
 
 
@@ -321,11 +309,24 @@ def test_inverse_transform_wrong_width_raises(gaussian):
 # --------------------------------------------------------------------------
 
 
+def _iris():
+    """Standardised iris.
+
+    Raw iris has lambda_2 / lambda_1 = 0.06, and a Sanger unit that starts
+    near the saddle needs more than the small budget to escape it (for some
+    seeds, a legitimate "did not converge"); standardised, the ratio is 0.32
+    and every fit converges within 700 updates (checked on 20 seeds).
+    """
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
 def test_pipeline_grid_search_iris():
     """Pipeline + GridSearchCV work; at T=1 CV accuracies match a PCA pipeline."""
     X, y = load_iris(return_X_y=True)
     pipe = Pipeline(
         [
+            ("scale", StandardScaler()),
             ("emb", CoupledFlowEmbedding(random_state=0, **FAST)),
             ("clf", LogisticRegression(max_iter=1000)),
         ]
@@ -341,7 +342,10 @@ def test_pipeline_grid_search_iris():
             continue
         k = params["emb__n_components"]
         reference = cross_val_score(
-            make_pipeline(PCA(k), LogisticRegression(max_iter=1000)), X, y, cv=3
+            make_pipeline(StandardScaler(), PCA(k), LogisticRegression(max_iter=1000)),
+            X,
+            y,
+            cv=3,
         ).mean()
         # One flipped prediction in a 50-sample fold moves the mean by 0.0067.
         assert abs(results["mean_test_score"][i] - reference) <= 0.02
@@ -349,7 +353,7 @@ def test_pipeline_grid_search_iris():
 
 def test_grid_search_uses_score():
     """GridSearchCV on the estimator alone scores like PCA's log-likelihood."""
-    X, _ = load_iris(return_X_y=True)
+    X, _ = _iris()
     cv = KFold(3, shuffle=True, random_state=0)
     search = GridSearchCV(
         CoupledFlowEmbedding(random_state=0, **FAST), {"n_components": [1, 2]}, cv=cv
@@ -522,23 +526,10 @@ def test_default_fit_converges(gaussian):
 
 
 # --------------------------------------------------------------------------
-# package bugs found while writing these tests (strict xfails)
+# regressions: package bugs found while writing these tests
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG: full-rank Sanger fits (n_components == number of varying "
-        "features) on an ill-conditioned spectrum emit a false 'collapsed "
-        "toward rank one' ConvergenceWarning: the subspace is trivially the "
-        "whole space, the run stops at max_iter // 5, the low-variance units "
-        "(growth rate eta * lambda_k / lambda_1) have not reached unit norm, "
-        "and the raw-weight test sigma_min / sigma_max < 0.05 fires although "
-        "components_ equal PCA's to 1e-12"
-    ),
-)
 def test_full_rank_sanger_does_not_warn_collapse():
     """n_components = n_features on iris: exact axes and no collapse warning."""
     X, _ = load_iris(return_X_y=True)
@@ -552,16 +543,6 @@ def test_full_rank_sanger_does_not_warn_collapse():
     assert not any("collapsed" in m for m in messages), messages
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ValueError, AssertionError),
-    reason=(
-        "BUG: the constant-feature threshold ptp > 4 * eps * max(|mean|, 1) "
-        "has an absolute floor of 1, so it is not scale-invariant: data in "
-        "small units (X * 1e-20) is rejected as 'zero variance' and at "
-        "X * 1e-16 some varying columns are silently dropped"
-    ),
-)
 def test_fit_is_scale_equivariant():
     """Rescaling X by 1e-20 leaves components_ unchanged (as for PCA)."""
     X = make_gaussian(n_samples=300, eigenvalues=(8.0, 4.0, 2.0, 1.0), random_state=0)
