@@ -66,21 +66,29 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ``T = 1 / beta`` of the spatial measure ``q**beta``, ``q`` the data
         density.  ``T > 1`` flattens it toward the volume measure, ``T < 1``
         concentrates it on the modes; ``T = 1`` weighs every sample equally.
-    n_neighbors : int, default=30
+    n_neighbors : int, default=15
         Neighbours per sample in the walk's graph (clipped to
         ``n_samples - 1``).  More neighbours mix faster; at ``temperature=1``
         they do not change the spatial measure.
     n_walkers : int, default=2048
         Number of walkers; each weight update averages over all of them.
-    walk_steps : int, default=2
+    walk_steps : int, default=1
         Walker moves per weight update: the time-scale separation between the
         fast and the slow process.
+    walker_lifetime : int or None, default=10
+        Weight updates after which all walkers are reborn on samples drawn
+        from the stationary measure (systematic sampling).  This regenerative
+        walk keeps the walkers' law at ``pi`` but resets the slowly mixing
+        modes of the walk (the share of walkers in each cluster), which
+        otherwise dominate the noise of the weights: on digits it cuts the
+        error of the learned subspace about fourfold for the same work.
+        ``None`` keeps walkers for the whole run (the paper's pure flow).
     learning_rate : "auto" or float, default="auto"
         Step size ``eta`` of the weights, in units of ``1 / lambda_1`` (the
         coordinates are scaled so that the top eigenvalue of ``C_pi`` is 1;
         ``lambda_1`` is estimated by power iteration).  ``"auto"`` is 0.2.
         Must lie in ``(0, 1)``.
-    max_iter : int, default=6000
+    max_iter : int, default=3000
         Most weight updates.
     tol : float, default=0.03
         Convergence threshold in radians: the fit stops when the
@@ -192,6 +200,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "n_walkers": [Interval(Integral, 1, None, closed="left")],
         "walk_steps": [Interval(Integral, 1, None, closed="left")],
+        "walker_lifetime": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -208,11 +217,12 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         kernel="graph",
         rule="sanger",
         temperature=1.0,
-        n_neighbors=30,
+        n_neighbors=15,
         n_walkers=2048,
-        walk_steps=2,
+        walk_steps=1,
+        walker_lifetime=10,
         learning_rate="auto",
-        max_iter=6000,
+        max_iter=3000,
         tol=0.03,
         whiten=False,
         random_state=None,
@@ -226,6 +236,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.n_neighbors = n_neighbors
         self.n_walkers = n_walkers
         self.walk_steps = walk_steps
+        self.walker_lifetime = walker_lifetime
         self.learning_rate = learning_rate
         self.max_iter = max_iter
         self.tol = tol
@@ -338,6 +349,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             learning_rate=eta,
             n_walkers=self.n_walkers,
             walk_steps=self.walk_steps,
+            walker_lifetime=self.walker_lifetime,
             max_iter=self.max_iter,
             tol=self.tol,
             rng=rng,

@@ -142,7 +142,8 @@ def coupled_flow(
     rule="sanger",
     learning_rate=0.2,
     n_walkers=1024,
-    walk_steps=2,
+    walk_steps=1,
+    walker_lifetime=None,
     max_iter=5000,
     tol=0.05,
     rng,
@@ -176,8 +177,15 @@ def coupled_flow(
     learning_rate : float, default=0.2
         Constant step size ``eta`` (in units where ``lambda_1 = 1``).
     n_walkers : int, default=1024
-    walk_steps : int, default=2
+    walk_steps : int, default=1
         Walker moves per weight update.
+    walker_lifetime : int or None, default=None
+        Every ``walker_lifetime`` weight updates all walkers are reborn on
+        samples drawn from ``pi`` by systematic sampling (a regenerative
+        walk: the walkers' law stays ``pi``, but the slowly mixing modes of
+        the walk, such as the share of walkers in each cluster, are reset
+        to their exact values).  ``None``: walkers live for the whole run,
+        the pure coupled flow.
     max_iter : int, default=5000
         Most weight updates.
     tol : float, default=0.05
@@ -225,8 +233,7 @@ def coupled_flow(
         positions = np.array(positions_init, dtype=np.intp)
         rho = np.bincount(positions, minlength=n) / positions.shape[0]
     PT = P.T.tocsr()
-    keys = row_sampler(P)
-    indptr, indices = P.indptr, P.indices
+    sampler = row_sampler(P)
     offset = float(np.sum(top_eigenvalues)) if top_eigenvalues is not None else 0.0
     kl_live = kl_divergence(rho, pi) > 0.0
 
@@ -248,13 +255,14 @@ def coupled_flow(
     log(0)
     splits.append(np.nan)
     while t < max_iter:
+        if walker_lifetime and t and t % walker_lifetime == 0:
+            positions = systematic_positions(pi, n_walkers, rng)
+            if kl_live:
+                # A reborn walker is distributed as pi exactly.
+                rho = pi.copy()
+                kl_live = False
         for _ in range(walk_steps):
-            # Walkers are exchangeable: keeping them sorted makes the
-            # row search cache-friendly (about 2x faster).
-            positions.sort()
-            u = positions + rng.random(positions.shape[0])
-            slot = np.minimum(np.searchsorted(keys, u, side="right"), indptr[positions + 1] - 1)
-            positions = indices[slot]
+            positions = step_walkers(positions, sampler, rng)
             if kl_live:
                 rho = PT @ rho
         with np.errstate(over="ignore", invalid="ignore"):

@@ -13,6 +13,8 @@ Every function here is a plain function of arrays (and a
 :class:`numpy.random.Generator`); nothing is n_samples x n_samples dense.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -20,9 +22,11 @@ __all__ = [
     "kernel_graph",
     "metropolis_transition",
     "stationary_law",
+    "RowSampler",
     "row_sampler",
     "step_walkers",
     "kl_divergence",
+    "relaxation_time",
 ]
 
 
@@ -143,11 +147,33 @@ def stationary_law(degree, beta=1.0):
     return w / w.sum()
 
 
-def row_sampler(P):
-    """Pre-compute the keys that :func:`step_walkers` searches.
+@dataclass(frozen=True)
+class RowSampler:
+    """Tables that let :func:`step_walkers` draw from the rows of ``P`` in O(1).
 
-    Row ``i``'s cumulative probabilities are shifted by ``i`` so that one
-    :func:`numpy.searchsorted` over all rows serves every walker at once.
+    Attributes
+    ----------
+    stay : ndarray of shape (n_samples,)
+        ``P_ii``, the probability of holding still.
+    start, length : ndarray of shape (n_samples,)
+        Where row ``i``'s off-diagonal entries begin in ``targets`` and how
+        many there are.
+    targets : ndarray of shape (nnz_off,)
+        Column index of each off-diagonal entry.
+    ratio : ndarray of shape (nnz_off,)
+        Each off-diagonal entry over its row's largest one, in ``(0, 1]``: the
+        acceptance probability of the rejection step.
+    """
+
+    stay: np.ndarray
+    start: np.ndarray
+    length: np.ndarray
+    targets: np.ndarray
+    ratio: np.ndarray
+
+
+def row_sampler(P):
+    """Pre-compute the tables :func:`step_walkers` samples from.
 
     Parameters
     ----------
@@ -156,45 +182,56 @@ def row_sampler(P):
 
     Returns
     -------
-    keys : ndarray of shape (nnz,)
-        ``i + cumsum(P[i])`` laid out like ``P.data``, each row ending at
-        exactly ``i + 1``.
+    sampler : RowSampler
     """
+    P = sp.csr_array(P)
     n = P.shape[0]
-    lengths = np.diff(P.indptr)
-    row_of = np.repeat(np.arange(n), lengths)
-    cum = np.cumsum(P.data)
-    start = np.concatenate([[0.0], cum[P.indptr[1:-1] - 1]])
-    within = cum - start[row_of]
-    # Normalise each row to end at 1 so rounding never lets a draw escape its row.
-    within /= within[P.indptr[1:] - 1][row_of]
-    return row_of + within
+    rows = np.repeat(np.arange(n), np.diff(P.indptr))
+    off = P.indices != rows
+    stay = np.zeros(n)
+    np.add.at(stay, rows[~off], P.data[~off])
+    rows, targets, data = rows[off], P.indices[off], P.data[off]
+    length = np.bincount(rows, minlength=n)
+    start = np.concatenate([[0], np.cumsum(length)[:-1]])
+    row_max = np.zeros(n)
+    np.maximum.at(row_max, rows, data)
+    ratio = data / row_max[rows]
+    return RowSampler(stay, start, length, targets, ratio)
 
 
-def step_walkers(positions, P, keys, rng):
+def step_walkers(positions, sampler, rng):
     """Move every walker one step of the chain ``P``, all at once.
+
+    A walker holds still with probability ``P_ii``; otherwise it draws a
+    neighbour slot uniformly and keeps it with probability ``P_ij / max_j
+    P_ij`` (rejection sampling, redrawing only the rejected walkers), so the
+    move is distributed exactly as row ``i`` of ``P`` (von Neumann 1951).
+    Every draw comes from ``rng``; the work is a few vectorised passes over
+    the walkers, independent of the number of samples.
 
     Parameters
     ----------
     positions : ndarray of shape (n_walkers,)
         Current sample index of each walker.
-    P : scipy.sparse.csr_array of shape (n_samples, n_samples)
-        Transition matrix.
-    keys : ndarray of shape (nnz,)
+    sampler : RowSampler
         Output of :func:`row_sampler` for ``P``.
     rng : numpy.random.Generator
-        Source of the uniform draws (one per walker).
+        Source of the uniform draws.
 
     Returns
     -------
     positions : ndarray of shape (n_walkers,)
         New sample indices, drawn from the rows of ``P``.
     """
-    u = positions + rng.random(positions.shape[0])
-    slot = np.searchsorted(keys, u, side="right")
-    # Guard the row end against u landing exactly on i + 1 through rounding.
-    slot = np.minimum(slot, P.indptr[positions + 1] - 1)
-    return P.indices[slot]
+    new = positions.copy()
+    moving = np.flatnonzero(rng.random(positions.shape[0]) >= sampler.stay[positions])
+    rows = positions[moving]
+    while moving.size:
+        slot = sampler.start[rows] + (rng.random(rows.size) * sampler.length[rows]).astype(np.intp)
+        keep = rng.random(rows.size) < sampler.ratio[slot]
+        new[moving[keep]] = sampler.targets[slot[keep]]
+        moving, rows = moving[~keep], rows[~keep]
+    return new
 
 
 def kl_divergence(rho, pi):
@@ -213,3 +250,46 @@ def kl_divergence(rho, pi):
     mask = rho > 0
     r = rho[mask]
     return max(float(np.sum(r * (np.log(r) - np.log(pi[mask])))), 0.0)
+
+
+def relaxation_time(P, pi, max_steps=1e6):
+    """Relaxation time ``1 / (1 - lambda_2)`` of a reversible chain, in steps.
+
+    ``lambda_2`` is the second largest eigenvalue of ``P``, found by Lanczos
+    on the symmetrised matrix ``D^(1/2) P D^(-1/2)`` (``D = diag(pi)``),
+    which has the same spectrum because ``P`` is reversible with respect to
+    ``pi``.  It sets how long walker noise stays correlated (Levin, Peres &
+    Wilmer, *Markov Chains and Mixing Times*, ch. 12).
+
+    Parameters
+    ----------
+    P : scipy.sparse.csr_array of shape (n_samples, n_samples)
+        Transition matrix, reversible with respect to ``pi``.
+    pi : ndarray of shape (n_samples,)
+        Its stationary law.
+    max_steps : float, default=1e6
+        Cap returned when the chain is (numerically) reducible.
+
+    Returns
+    -------
+    t_rel : float
+        Relaxation time in steps of ``P``, at least 1.
+    """
+    from scipy.sparse.linalg import ArpackNoConvergence, eigsh
+
+    n = P.shape[0]
+    if n < 3:
+        return 1.0
+    root = np.sqrt(pi)
+    S = sp.diags_array(root) @ P @ sp.diags_array(1.0 / root)
+    S = ((S + S.T) * 0.5).tocsr()
+    try:
+        values = eigsh(S, k=2, which="LA", tol=1e-4, return_eigenvectors=False,
+                       v0=root, maxiter=max(1000, 10 * n))
+    except ArpackNoConvergence as err:
+        values = err.eigenvalues
+        if len(values) < 2:
+            return float(max_steps)
+    lam2 = float(np.sort(values)[-2])
+    gap = 1.0 - lam2
+    return float(min(max_steps, max(1.0, 1.0 / gap))) if gap > 0 else float(max_steps)

@@ -444,7 +444,7 @@ def test_determinism_clone_and_pickle(gaussian):
 # --------------------------------------------------------------------------
 
 
-def _reference_measure(X, temperature, n_neighbors=30):
+def _reference_measure(X, temperature, n_neighbors):
     """pi ~ deg**(1/T - 1) on the symmetrised Gaussian kNN graph (design doc)."""
     n = X.shape[0]
     dist, ind = NearestNeighbors(n_neighbors=min(n_neighbors, n - 1)).fit(X).kneighbors()
@@ -470,7 +470,7 @@ def test_stationary_measure(gaussian, temperature):
         assert np.max(np.abs(X.shape[0] * pi - 1.0)) < 1e-10
     else:
         assert np.max(np.abs(X.shape[0] * pi - 1.0)) > 1e-3  # really tempered
-    np.testing.assert_allclose(pi, _reference_measure(X, temperature), rtol=1e-8)
+    np.testing.assert_allclose(pi, _reference_measure(X, temperature, emb.n_neighbors), rtol=1e-8)
 
 
 # --------------------------------------------------------------------------

@@ -78,7 +78,7 @@ def test_walker_law_matches_the_data_measure():
     """Prediction 3: independent walkers from one point reach the data's law (KS test)."""
     X = gaussian_data(seed=4)
     walk = Walk(X, beta=1.0)
-    keys = row_sampler(walk.P)
+    sampler = row_sampler(walk.P)
     v1 = walk.eigenvectors[:, 0]
     data_projection = walk.Z @ v1
     rng = np.random.default_rng(0)
@@ -87,7 +87,7 @@ def test_walker_law_matches_the_data_measure():
     def run(n_steps):
         positions = np.full(2000, start)
         for _ in range(n_steps):
-            positions = step_walkers(positions, walk.P, keys, rng)
+            positions = step_walkers(positions, sampler, rng)
         return data_projection[positions]
 
     assert ks_2samp(run(1500), data_projection).pvalue > 0.01
@@ -100,10 +100,10 @@ def test_step_walkers_samples_the_rows_of_P():
     from scipy.stats import chisquare
 
     walk = Walk(gaussian_data(n=200, seed=5), beta=0.7)
-    keys = row_sampler(walk.P)
+    sampler = row_sampler(walk.P)
     rng = np.random.default_rng(1)
     row = 17
-    draws = step_walkers(np.full(200_000, row), walk.P, keys, rng)
+    draws = step_walkers(np.full(200_000, row), sampler, rng)
     cols = walk.P.indices[walk.P.indptr[row] : walk.P.indptr[row + 1]]
     probs = walk.P.data[walk.P.indptr[row] : walk.P.indptr[row + 1]]
     assert set(np.unique(draws)) <= set(cols)
