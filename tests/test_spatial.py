@@ -120,3 +120,12 @@ def test_stationary_law_tempers_the_density():
     sparse = np.argmin(walk_cold.degree)
     assert walk_cold.pi[dense] > walk_cold.pi[sparse]
     assert walk_hot.pi[dense] < walk_hot.pi[sparse]
+
+
+def test_relaxation_time_matches_the_dense_spectrum():
+    """relaxation_time is 1 / (1 - lambda_2) of P, checked against a dense eigensolver."""
+    from slowfast_sklearn._spatial import relaxation_time
+
+    walk = Walk(gaussian_data(n=300, seed=7), beta=0.8)
+    lam = np.sort(np.linalg.eigvals(walk.P.toarray()).real)
+    assert relaxation_time(walk.P, walk.pi) == pytest.approx(1.0 / (1.0 - lam[-2]), rel=1e-3)
