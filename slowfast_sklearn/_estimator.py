@@ -16,7 +16,8 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._flow import coupled_flow
+from ._averaged import averaged_flow, second_moment
+from ._flow import FlowResult, coupled_flow, mean_field_flow
 from ._geometry import MANIFOLDS, resolve_geometry
 from ._hebbian import RULES
 from ._spatial import kernel_graph, metropolis_transition, stationary_law
@@ -27,6 +28,9 @@ __all__ = ["CoupledFlowEmbedding"]
 _LAZINESS = 0.1
 #: ``learning_rate="auto"``: step size on coordinates scaled to lambda_1 = 1.
 _AUTO_LEARNING_RATE = 0.2
+#: ``tol="auto"`` per solver: the stochastic one stops on a statistical
+#: criterion, the deterministic ones iterate to near machine precision.
+_AUTO_TOL = {"stochastic": 0.03, "mean_field": 1e-6, "averaged": 1e-6}
 #: below this ratio sigma_min / sigma_max the raw weights count as collapsed.
 _COLLAPSE_RATIO = 0.05
 
@@ -88,14 +92,31 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         coordinates are scaled so that the top eigenvalue of ``C_pi`` is 1;
         ``lambda_1`` is estimated by power iteration).  ``"auto"`` is 0.2.
         Must lie in ``(0, 1)``.
+    solver : {"stochastic", "mean_field", "averaged"}, default="stochastic"
+        How the coupled flow is integrated; all reach the top eigenspace of
+        the spatial second moment ``C_pi``.
+
+        - ``"stochastic"``: walkers and stochastic Hebbian updates (the
+          decentralised dynamics of the paper).
+        - ``"mean_field"``: the walkers' exact law ``rho_t = rho_0 P^t``
+          drives the Hebbian updates through ``C_rho`` (deterministic; every
+          Lyapunov term is monotone).
+        - ``"averaged"``: the slow averaged flow driven by ``C_pi`` itself,
+          built in one streaming pass over ``X`` and integrated by
+          momentum-accelerated block iteration (no walker, no graph at
+          ``temperature=1``; the fast path for large data).
     max_iter : int, default=3000
-        Most weight updates.
-    tol : float, default=0.03
-        Convergence threshold in radians: the fit stops when the
-        Polyak-Ruppert averaged subspaces of the two halves of the averaging
-        window (the second half of the run) differ by a largest principal
-        angle below ``tol`` at three consecutive checkpoints, checked from
-        update ``max_iter // 5`` on.
+        Most weight updates (iterations for ``"averaged"``).
+    tol : "auto" or float, default="auto"
+        Convergence threshold in radians.  ``"stochastic"``: the fit stops
+        when the Polyak-Ruppert averaged subspaces of the two halves of the
+        averaging window (the second half of the run) differ by a largest
+        principal angle below ``tol`` at three consecutive checkpoints,
+        checked from update ``max_iter // 5`` on.  ``"mean_field"``: when the
+        subspace moves less than ``tol`` between checkpoints three times in a
+        row.  ``"averaged"``: when the Davis-Kahan bound on the angle to the
+        exact eigenspace falls below ``tol``.  ``"auto"`` is 0.03 for
+        ``"stochastic"`` and 1e-6 for the deterministic solvers.
     whiten : bool, default=False
         Divide the features by ``sqrt(explained_variance_)`` so that they
         have unit variance under the spatial measure.
@@ -202,8 +223,9 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         "walk_steps": [Interval(Integral, 1, None, closed="left")],
         "walker_lifetime": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="neither")],
+        "solver": [StrOptions({"stochastic", "mean_field", "averaged"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
+        "tol": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "whiten": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -222,8 +244,9 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         walk_steps=1,
         walker_lifetime=10,
         learning_rate="auto",
+        solver="stochastic",
         max_iter=3000,
-        tol=0.03,
+        tol="auto",
         whiten=False,
         random_state=None,
         verbose=0,
@@ -238,6 +261,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.walk_steps = walk_steps
         self.walker_lifetime = walker_lifetime
         self.learning_rate = learning_rate
+        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
         self.whiten = whiten
@@ -311,61 +335,70 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             )
         rng = check_random_state(self.random_state)
         beta = 1.0 / self.temperature
-
         base = geometry.base_point(X)
-        Z = geometry.log(X, base)
         # Features with no spread cannot carry a component: keep them out of
-        # the dynamics so they get exactly zero weight.
-        # Relative to each column's magnitude, so the test is scale-free.
-        spread = np.ptp(Z, axis=0)
-        active = spread > 4 * np.finfo(X.dtype).eps * np.abs(base)
+        # the dynamics so they get exactly zero weight.  The test is relative
+        # to each column's magnitude, so it does not depend on units.
+        active = np.ptp(X, axis=0) > 4 * np.finfo(X.dtype).eps * np.abs(base)
         if not active.any():
             raise ValueError(
                 "X has zero variance: all samples are (numerically) identical, "
                 "so there is no principal subspace to learn."
             )
-        # Unit root-mean-square norm: squared distances neither under- nor
-        # overflow at any data scale.
-        Za = Z[:, active]
-        rms = np.sqrt(np.mean(np.einsum("ij,ij->i", Za, Za)))
-        Za /= rms
-        n_neighbors = min(self.n_neighbors, n_samples - 1)
-        distances, indices = geometry.kneighbors(X, Za, n_neighbors)
-        K, _ = kernel_graph(distances, indices, n_samples)
-        P, degree = metropolis_transition(K, beta, _LAZINESS)
-        pi = stationary_law(degree, beta)
+        n_units = min(k, int(active.sum()))
+        tol = self.tol if self.tol != "auto" else _AUTO_TOL[self.solver]
 
-        lambdas = _top_eigenvalues(Za, pi, min(k, Za.shape[1]), rng)
-        scale = np.sqrt(lambdas[0])
-        Zs = Za / scale
+        if self.solver == "averaged" and self.temperature == 1.0:
+            # At temperature 1 the walk's stationary law is uniform for any
+            # graph: no graph is needed, and C_pi streams from X.
+            pi = None
+            C = second_moment(X, base, to_tangent=lambda B: geometry.log(B, base)[:, active])
+            moments = _DenseMoments(C)
+        else:
+            Z = geometry.log(X, base)[:, active]
+            # Unit root-mean-square norm: squared distances neither under- nor
+            # overflow at any data scale.
+            rms = np.sqrt(np.mean(np.einsum("ij,ij->i", Z, Z)))
+            Z /= rms
+            n_neighbors = min(self.n_neighbors, n_samples - 1)
+            distances, indices = geometry.kneighbors(X, Z, n_neighbors)
+            K, _ = kernel_graph(distances, indices, n_samples)
+            P, degree = metropolis_transition(K, beta, _LAZINESS)
+            pi = stationary_law(degree, beta)
+            if self.solver == "averaged":
+                moments = _DenseMoments(second_moment(Z, 0.0, weights=pi) * rms**2)
+            else:
+                lambdas = _top_eigenvalues(Z, pi, n_units, rng)
+                moments = _SampleMoments(Z / np.sqrt(lambdas[0]), pi, lambdas[0] * rms**2)
+
         eta = _AUTO_LEARNING_RATE if self.learning_rate == "auto" else self.learning_rate
-        n_units = min(k, Zs.shape[1])
-        result = coupled_flow(
-            Zs,
-            P,
-            pi,
-            n_components=n_units,
-            rule=self.rule,
-            learning_rate=eta,
-            n_walkers=self.n_walkers,
-            walk_steps=self.walk_steps,
-            walker_lifetime=self.walker_lifetime,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            rng=rng,
-            top_eigenvalues=lambdas[:n_units] / lambdas[0],
-            verbose=self.verbose,
-        )
+        common = dict(n_components=n_units, rule=self.rule, learning_rate=eta,
+                      max_iter=self.max_iter, tol=tol, rng=rng, verbose=self.verbose)
+        if self.solver == "averaged":
+            U, _, n_iter, converged, bound, history = averaged_flow(
+                moments.C, n_units, rng=rng, tol=tol, max_iter=self.max_iter
+            )
+            result = FlowResult(
+                weights=U, subspace=U, n_iter=n_iter, converged=converged, diverged=False,
+                lyapunov=history, lyapunov_steps=np.arange(len(history)),
+                split_angle=np.array([bound]), positions=None,
+            )
+        elif self.solver == "mean_field":
+            result = mean_field_flow(moments.Z, P, pi, top_eigenvalues=moments.top(n_units), **common)
+        else:
+            result = coupled_flow(
+                moments.Z, P, pi, n_walkers=self.n_walkers, walk_steps=self.walk_steps,
+                walker_lifetime=self.walker_lifetime, top_eigenvalues=moments.top(n_units),
+                **common,
+            )
         self._warn_dynamics(result)
 
         # Ritz rotation: within the learned subspace, order the axes by their
         # variance under pi (for Sanger's rule this reproduces its order).
-        U = result.subspace
-        Y = Zs @ U
-        ritz_values, R = linalg.eigh((Y * pi[:, None]).T @ Y)
+        ritz_values, R = linalg.eigh(moments.project(result.subspace))
         order = np.argsort(ritz_values)[::-1]
-        U = U @ R[:, order]
-        ritz_values = np.clip(ritz_values[order], 0.0, None) * lambdas[0] * rms**2
+        U = result.subspace @ R[:, order]
+        ritz_values = np.clip(ritz_values[order], 0.0, None)
         W = np.zeros((n_features, k))
         W[active, :n_units] = U
         if n_units < k:
@@ -382,9 +415,9 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         # Bessel correction with the measure's (Kish) effective sample size;
         # n / (n - 1) at temperature=1, as in PCA.
-        n_eff = 1.0 / np.sum(pi**2)
+        n_eff = n_samples if pi is None else 1.0 / np.sum(pi**2)
         bessel = n_eff / (n_eff - 1.0) if n_eff > 1.0 + 1e-9 else 1.0
-        total_variance = float(np.einsum("ij,ij,i->", Za, Za, pi)) * rms**2 * bessel
+        total_variance = moments.total() * bessel
         explained = ritz_values * bessel
         dtype = X.dtype
         self.components_ = components.astype(dtype, copy=False)
@@ -396,7 +429,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.noise_variance_ = (
             float(max(total_variance - explained.sum(), 0.0) / rest) if rest > 0 else 0.0
         )
-        self.stationary_measure_ = pi
+        self.stationary_measure_ = np.full(n_samples, 1.0 / n_samples) if pi is None else pi
         weights = np.zeros((n_features, k))
         weights[active, :n_units] = result.weights
         self.weights_ = weights
@@ -431,12 +464,15 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 ConvergenceWarning,
             )
         if not result.converged:
+            tol = self.tol if self.tol != "auto" else _AUTO_TOL[self.solver]
             angle = result.split_angle[-1]
+            more = {"stochastic": "max_iter or n_walkers", "mean_field": "max_iter",
+                    "averaged": "max_iter"}[self.solver]
             warnings.warn(
-                f"CoupledFlowEmbedding did not converge in max_iter="
-                f"{self.max_iter} weight updates: the averaged subspace still "
-                f"moves by {angle:.2g} rad (tol={self.tol}). Increase max_iter "
-                "or n_walkers, or raise tol.",
+                f"CoupledFlowEmbedding did not converge in max_iter={self.max_iter} "
+                f"iterations (solver={self.solver!r}): the subspace is still "
+                f"{angle:.2g} rad from settled (tol={tol:g}). Increase {more}, "
+                "or raise tol.",
                 ConvergenceWarning,
             )
 
@@ -599,6 +635,8 @@ def _top_eigenvalues(Z, pi, k, rng):
     coordinate scale and the Lyapunov log, not the learned subspace.
     """
     d = Z.shape[1]
+    if rng is None:
+        rng = np.random.default_rng(0)
     if d <= 256 or k >= d - 1:
         C = (Z * pi[:, None]).T @ Z
         return np.clip(linalg.eigvalsh(C)[::-1][:k], 0.0, None)
@@ -607,3 +645,38 @@ def _top_eigenvalues(Z, pi, k, rng):
     op = LinearOperator((d, d), matvec=lambda v: Z.T @ (pi * (Z @ v)), dtype=np.float64)
     vals = eigsh(op, k=k, which="LA", return_eigenvectors=False, v0=rng.standard_normal(d))
     return np.clip(np.sort(vals)[::-1], 0.0, None)
+
+
+class _SampleMoments:
+    """Second moment ``C_pi`` held implicitly as weighted scaled coordinates.
+
+    ``C_pi = unit * Z^T diag(pi) Z``, with ``Z`` scaled so that its top
+    eigenvalue is about 1 (the dynamics' units) and ``unit`` converting back
+    to the data's squared units.
+    """
+
+    def __init__(self, Z, pi, unit):
+        self.Z, self.pi, self.unit = Z, pi, unit
+
+    def top(self, k):
+        return _top_eigenvalues(self.Z, self.pi, k, None)
+
+    def project(self, U):
+        Y = self.Z @ U
+        return (Y * self.pi[:, None]).T @ Y * self.unit
+
+    def total(self):
+        return float(np.einsum("ij,ij,i->", self.Z, self.Z, self.pi)) * self.unit
+
+
+class _DenseMoments:
+    """Second moment ``C_pi`` as an explicit ``d x d`` matrix, in data units."""
+
+    def __init__(self, C):
+        self.C = C
+
+    def project(self, U):
+        return U.T @ self.C @ U
+
+    def total(self):
+        return float(np.trace(self.C))

@@ -329,3 +329,135 @@ def _split_half(snapshots, snapshot_steps, t, k, previous):
         A = averaged_subspace(first, k, start=previous[0], n_power=3)
         B = averaged_subspace(second, k, start=previous[1], n_power=3)
     return float(np.max(subspace_angles(A, B))), (A, B)
+
+
+def mean_field_flow(
+    Z,
+    P,
+    pi,
+    *,
+    n_components,
+    rule="sanger",
+    learning_rate=0.2,
+    max_iter=5000,
+    tol=1e-6,
+    rng,
+    weights_init=None,
+    rho_init=None,
+    step_guard=None,
+    top_eigenvalues=None,
+    verbose=0,
+):
+    """The coupled flow in its mean-field limit: the walkers' exact law.
+
+    Instead of sampling walkers, propagate their law ``rho_{t+1} = P^T
+    rho_t`` (one sparse mat-vec) and drive the weights with the second moment
+    under that law, ``C_rho W = Z^T (rho * (Z W))`` (the infinitely many
+    walkers limit; ``theory.md`` section 4, ``mean_field=True``).  The run is
+    deterministic given the initial weights, and the three Lyapunov terms are
+    logged as in :func:`coupled_flow`.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_features)
+        Tangent coordinates, scaled so that ``lambda_1(C_pi)`` is about 1.
+    P : scipy.sparse.csr_array of shape (n_samples, n_samples)
+        Transition matrix of the walk.
+    pi : ndarray of shape (n_samples,)
+        Its stationary law.
+    n_components : int
+    rule : {"sanger", "oja", "hebbian", "trace"}, default="sanger"
+    learning_rate : float, default=0.2
+    max_iter : int, default=5000
+    tol : float, default=1e-6
+        Stop when the largest principal angle between the weights' spans at
+        successive checkpoints is below ``tol`` three times in a row.
+    rng : numpy.random.Generator
+        Draws the initial weights when ``weights_init`` is None.
+    weights_init : ndarray of shape (n_features, n_components), default=None
+    rho_init : ndarray of shape (n_samples,), default=None
+        Initial law of the walkers; uniform (the empirical measure) if None.
+    step_guard : bool, default=None
+        As in :func:`coupled_flow`.
+    top_eigenvalues : ndarray of shape (n_components,), default=None
+        As in :func:`coupled_flow`.
+    verbose : int, default=0
+
+    Returns
+    -------
+    result : FlowResult
+        ``subspace`` is the retracted final weights; ``positions`` is None
+        and ``split_angle`` holds the checkpoint-to-checkpoint angle.
+    """
+    n, d = Z.shape
+    k = n_components
+    if step_guard is None:
+        step_guard = rule != "hebbian"
+    W = rng.standard_normal((d, k)) / np.sqrt(d) if weights_init is None else np.array(weights_init, dtype=np.float64)
+    rho = np.full(n, 1.0 / n) if rho_init is None else np.asarray(rho_init, dtype=np.float64)
+    PT = P.T.tocsr()
+    offset = float(np.sum(top_eigenvalues)) if top_eigenvalues is not None else 0.0
+    logs, log_steps, changes = [], [], []
+    previous = orthonormalize(W)
+    streak, t = 0, 0
+    converged = diverged = False
+
+    def log(step):
+        E = W.T @ W - np.eye(k)
+        logs.append((kl_divergence(rho, pi), float(np.sum(E * E)), offset - _captured_variance(Z, pi, W)))
+        log_steps.append(step)
+
+    log(0)
+    changes.append(np.nan)
+    while t < max_iter:
+        rho = PT @ rho
+        Y = Z @ W
+        CW = Z.T @ (Y * rho[:, None])
+        A = Y.T @ (Y * rho[:, None])
+        with np.errstate(over="ignore", invalid="ignore"):
+            W_new = _mean_field_step(W, CW, A, learning_rate, rule, step_guard)
+        if not np.abs(W_new).max() < DIVERGENCE_NORM:
+            diverged = True
+            break
+        W = W_new
+        t += 1
+        if t % CHECK_EVERY and t != max_iter:
+            continue
+        log(t)
+        current = orthonormalize(W)
+        change = float(np.max(subspace_angles(current, previous)))
+        previous = current
+        changes.append(change)
+        streak = streak + 1 if change < tol else 0
+        if verbose:
+            kl, orth, gap = logs[-1]
+            print(
+                f"[CoupledFlowEmbedding] step {t:6d}  change {change:.2e} rad"
+                f"  KL {kl:.3e}  orth {orth:.3e}  subspace gap {gap:.3e}"
+            )
+        if streak >= 3:
+            converged = True
+            break
+    return FlowResult(
+        weights=W,
+        subspace=orthonormalize(W),
+        n_iter=t,
+        converged=converged,
+        diverged=diverged,
+        lyapunov=np.asarray(logs, dtype=np.float64),
+        lyapunov_steps=np.asarray(log_steps),
+        split_angle=np.asarray(changes, dtype=np.float64),
+        positions=None,
+    )
+
+
+def _mean_field_step(W, CW, A, learning_rate, rule, step_guard):
+    """Hebbian step from exact moments ``C W`` and ``W^T C W``."""
+    from ._hebbian import _normaliser, spectral_norm_bound
+
+    update = CW.copy()
+    N = _normaliser(A, rule)
+    if N is not None:
+        update -= W @ N
+    eta = learning_rate / max(1.0, spectral_norm_bound(W)) if step_guard else learning_rate
+    return W + eta * update

@@ -11,6 +11,8 @@ ESTIMATORS = [
     CoupledFlowEmbedding(
         rule="oja", temperature=0.5, whiten=True, n_walkers=256, max_iter=1000, random_state=0
     ),
+    CoupledFlowEmbedding(solver="mean_field", max_iter=1000),
+    CoupledFlowEmbedding(solver="averaged"),
 ]
 
 # The checks' data (blobs with isotropic noise) have no gap between the

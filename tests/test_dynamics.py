@@ -188,3 +188,49 @@ def test_regenerated_walkers_cut_the_slow_mode_noise():
     reborn = np.mean([error(10, s) for s in range(3)])
     assert reborn < 0.6 * immortal
     assert reborn < 0.05
+
+
+@pytest.mark.parametrize("rule", ["oja", "sanger"])
+def test_mean_field_lyapunov_terms_are_monotone(gaussian_walk, rule):
+    """Prediction 10 (mean field): from a point mass, no term ever rises above 1e-10."""
+    from slowfast_sklearn._flow import mean_field_flow
+
+    rho0 = np.zeros(len(gaussian_walk.Z))
+    rho0[0] = 1.0
+    result = mean_field_flow(
+        gaussian_walk.Z, gaussian_walk.P, gaussian_walk.pi, n_components=2, rule=rule,
+        learning_rate=0.05, max_iter=2000, tol=0.0, rng=np.random.default_rng(0),
+        rho_init=rho0, top_eigenvalues=gaussian_walk.eigenvalues[:2],
+    )
+    L = result.lyapunov
+    assert L[0, 0] == pytest.approx(np.log(len(rho0)))
+    assert np.max(np.diff(L, axis=0)) <= 1e-10
+    assert L[-1].sum() < 1e-8 * L[0].sum()
+    assert subspace_angles(result.subspace, gaussian_walk.eigenvectors[:, :2]).max() < 1e-6
+
+
+def test_averaged_flow_reaches_the_eigenspace_and_bounds_its_error():
+    """The averaged solver: Davis-Kahan bound honest and below tol, far fewer passes than power iteration."""
+    from scipy.linalg import eigh
+
+    from slowfast_sklearn._averaged import averaged_flow, second_moment
+
+    rng = np.random.default_rng(1)
+    d, k = 60, 6
+    lam = 0.8 ** np.arange(d) + 0.01
+    Q = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    X = (rng.standard_normal((5000, d)) * np.sqrt(lam)) @ Q.T + 1e3
+    base = X.mean(axis=0)
+    C = second_moment(X, base, block_bytes=8 * d * 700)  # several blocks
+    np.testing.assert_allclose(C, np.cov(X, rowvar=False, bias=True), atol=1e-10)
+    V = eigh(C)[1][:, ::-1][:, :k]
+    for tol in (1e-3, 1e-8):
+        U, values, n_iter, converged, bound, history = averaged_flow(C, k, rng=rng, tol=tol)
+        angle = np.sin(subspace_angles(U, V).max())
+        assert converged and bound < tol
+        assert angle <= bound * 1.01
+        np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-12)
+        np.testing.assert_allclose(values, np.sort(np.linalg.eigvalsh(C))[::-1][:k], rtol=1e-6)
+    # Plain block power iteration needs log(1e-8) / log(lambda_7 / lambda_6) ~ 80 passes.
+    assert n_iter < 30
+    assert history.shape == (n_iter, 3) and history[-1, 2] == 0.0
