@@ -352,7 +352,8 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             # At temperature 1 the walk's stationary law is uniform for any
             # graph: no graph is needed, and C_pi streams from X.
             pi = None
-            C = second_moment(X, base, to_tangent=lambda B: geometry.log(B, base)[:, active])
+            columns = slice(None) if active.all() else active
+            C = second_moment(X, base, to_tangent=lambda B: geometry.log(B, base)[:, columns])
             moments = _DenseMoments(C)
         else:
             Z = geometry.log(X, base)[:, active]
