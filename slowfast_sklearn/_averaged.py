@@ -65,7 +65,7 @@ def second_moment(X, base, weights=None, to_tangent=None, block_bytes=2**23):
     return C
 
 
-def averaged_flow(C, n_components, *, rng, tol=1e-6, max_iter=1000, oversampling=None):
+def averaged_flow(C, n_components, *, rng, tol=1e-6, max_iter=1000, oversampling=None, start=None):
     """Top-k eigenspace of ``C`` by momentum-accelerated block iteration.
 
     Parameters
@@ -85,6 +85,9 @@ def averaged_flow(C, n_components, *, rng, tol=1e-6, max_iter=1000, oversampling
     oversampling : int, default=None
         Extra columns carried in the block (at least 1); ``None`` means
         ``max(k, 8)`` (capped by ``n_features - k``).
+    start : ndarray of shape (n_features, n_components), default=None
+        Warm start: the block begins with these columns (previous weights,
+        carried over by ``partial_fit``) completed by random ones.
 
     Returns
     -------
@@ -112,7 +115,10 @@ def averaged_flow(C, n_components, *, rng, tol=1e-6, max_iter=1000, oversampling
         values, vectors = linalg.eigh(C)
         order = np.argsort(values)[::-1][:k]
         return vectors[:, order], values[order], 1, True, 0.0, np.zeros((1, 3))
-    V, R_last = np.linalg.qr(rng.standard_normal((d, m)))
+    block = rng.standard_normal((d, m))
+    if start is not None:
+        block[:, :k] = start
+    V, R_last = np.linalg.qr(block)
     V_prev = np.zeros_like(V)
     converged, bound, it = False, np.inf, 0
     captured = []

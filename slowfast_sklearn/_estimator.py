@@ -393,7 +393,16 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 **common,
             )
         self._warn_dynamics(result)
+        n_eff = n_samples if pi is None else 1.0 / np.sum(pi**2)
+        self._store(X.dtype, geometry, base, active, result, moments, n_eff)
+        self.stationary_measure_ = np.full(n_samples, 1.0 / n_samples) if pi is None else pi
+        return X
 
+    def _store(self, dtype, geometry, base, active, result, moments, n_eff):
+        """Turn the learned subspace into the fitted attributes (as PCA's)."""
+        k = self.n_components
+        n_features = base.shape[0]
+        n_units = result.subspace.shape[1]
         # Ritz rotation: within the learned subspace, order the axes by their
         # variance under pi (for Sanger's rule this reproduces its order).
         ritz_values, R = linalg.eigh(moments.project(result.subspace))
@@ -413,14 +422,11 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             -1.0,
             1.0,
         )
-
         # Bessel correction with the measure's (Kish) effective sample size;
         # n / (n - 1) at temperature=1, as in PCA.
-        n_eff = n_samples if pi is None else 1.0 / np.sum(pi**2)
         bessel = n_eff / (n_eff - 1.0) if n_eff > 1.0 + 1e-9 else 1.0
         total_variance = moments.total() * bessel
         explained = ritz_values * bessel
-        dtype = X.dtype
         self.components_ = components.astype(dtype, copy=False)
         self.mean_ = base.astype(dtype, copy=False)
         self.n_components_ = k
@@ -430,7 +436,6 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.noise_variance_ = (
             float(max(total_variance - explained.sum(), 0.0) / rest) if rest > 0 else 0.0
         )
-        self.stationary_measure_ = np.full(n_samples, 1.0 / n_samples) if pi is None else pi
         weights = np.zeros((n_features, k))
         weights[active, :n_units] = result.weights
         self.weights_ = weights
@@ -438,7 +443,105 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.lyapunov_steps_ = result.lyapunov_steps
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
-        return X
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Learn from one batch of a stream, carrying the weights over.
+
+        Each batch is the spatial measure of its step: at ``temperature=1``
+        its empirical measure, otherwise the stationary law of the walk on
+        its own kNN graph, weighted by the batch's size.  The running base
+        point (mean of all samples seen) and second moment are updated with
+        each batch, and the averaged slow flow driven by them restarts from
+        the previous weights.  At ``temperature=1`` streaming a data set in
+        batches reaches the subspace of a full ``fit``; otherwise the density
+        behind the tempering is estimated batch by batch.  As :class:`~sklearn.decomposition.IncrementalPCA`:
+        the first batch fixes the features, later batches are checked.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            One batch; the first must hold at least ``n_components`` samples.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : CoupledFlowEmbedding
+            The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            If ``manifold`` is not "euclidean"; if the first batch is smaller
+            than ``n_components``; if a later batch has a different number of
+            features; or for bad values as :meth:`fit`.
+        """
+        first_pass = not hasattr(self, "components_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first_pass)
+        if self.manifold != "euclidean":
+            raise ValueError(
+                f"partial_fit supports manifold='euclidean' only (got {self.manifold!r}); "
+                "use fit for curved manifolds."
+            )
+        n, d = X.shape
+        k = self.n_components
+        if first_pass and n < k:
+            raise ValueError(
+                f"n_components={k} must be at most the first batch's n_samples={n}; "
+                "pass a larger first batch."
+            )
+        if k > d:
+            raise ValueError(f"n_components={k} must be at most n_features={d}.")
+        rng = check_random_state(self.random_state)
+        state = getattr(self, "_stream", None)
+        if state is None:
+            # Sums are kept about a fixed reference point (the first batch's
+            # mean) so that large offsets do not cancel.
+            reference = np.mean(X, axis=0, dtype=np.float64)
+            state = {"reference": reference, "count": 0, "sum": np.zeros(d),
+                     "weight": 0.0, "wsum": np.zeros(d), "wscatter": np.zeros((d, d))}
+        if self.temperature == 1.0 or n < 3:
+            weights = np.full(n, 1.0 / n)
+        else:
+            # The batch's own tempered measure, from its kNN graph.
+            Z = X - state["reference"]
+            distances, indices = resolve_geometry("euclidean", d).kneighbors(
+                X, Z, min(self.n_neighbors, n - 1)
+            )
+            K, _ = kernel_graph(distances, indices, n)
+            _, degree = metropolis_transition(K, 1.0 / self.temperature, _LAZINESS)
+            weights = stationary_law(degree, 1.0 / self.temperature)
+        # Each batch carries mass in proportion to its size.
+        weights = weights * n
+        state["count"] += n
+        state["sum"] += np.sum(X - state["reference"], axis=0)
+        state["weight"] += n
+        state["wsum"] += weights @ (X - state["reference"])
+        state["wscatter"] += second_moment(X, state["reference"], weights=weights)
+        self._stream = state
+        self.n_samples_seen_ = state["count"]
+        shift = state["sum"] / state["count"]  # base point - reference
+        first = state["wsum"] / state["weight"]
+        C = (state["wscatter"] / state["weight"] - np.outer(first, shift)
+             - np.outer(shift, first) + np.outer(shift, shift))
+        C = (C + C.T) / 2
+        tol = self.tol if self.tol != "auto" else _AUTO_TOL["averaged"]
+        start = None if first_pass else self.weights_
+        U, _, n_iter, converged, bound, history = averaged_flow(
+            C, k, rng=rng, tol=tol, max_iter=self.max_iter, start=start
+        )
+        result = FlowResult(
+            weights=U, subspace=U, n_iter=n_iter, converged=converged, diverged=False,
+            lyapunov=history, lyapunov_steps=np.arange(len(history)),
+            split_angle=np.array([bound]), positions=None,
+        )
+        self._warn_dynamics(result)
+        geometry = resolve_geometry("euclidean", d)
+        base = state["reference"] + shift
+        self._store(X.dtype, geometry, base, np.ones(d, dtype=bool), result,
+                    _DenseMoments(C), state["count"])
+        return self
 
     def _warn_dynamics(self, result):
         if result.diverged:
