@@ -225,12 +225,14 @@ def step_walkers(positions, sampler, rng):
     """
     new = positions.copy()
     moving = np.flatnonzero(rng.random(positions.shape[0]) >= sampler.stay[positions])
-    rows = positions[moving]
+    start = sampler.start[positions[moving]]
+    length = sampler.length[positions[moving]].astype(np.float64)
     while moving.size:
-        slot = sampler.start[rows] + (rng.random(rows.size) * sampler.length[rows]).astype(np.intp)
-        keep = rng.random(rows.size) < sampler.ratio[slot]
+        slot = start + (rng.random(moving.size) * length).astype(np.intp)
+        keep = rng.random(moving.size) < sampler.ratio[slot]
         new[moving[keep]] = sampler.targets[slot[keep]]
-        moving, rows = moving[~keep], rows[~keep]
+        again = ~keep
+        moving, start, length = moving[again], start[again], length[again]
     return new
 
 
