@@ -51,6 +51,9 @@ FRECHET_EPSILON = 1e-12
 CUT_LOCUS_MARGIN = 1e-3
 #: Poincare points are kept at norm <= 1 - BALL_MARGIN after an exp step.
 BALL_MARGIN = 1e-6
+#: Input of norm >= 1 - BOUNDARY_TOL counts as on the ball's boundary (the
+#: rounding of a boundary point may leave it just inside).
+BOUNDARY_TOL = 1e-9
 #: KDE anchors kept per walker on the SPD manifold (nearest in tangent
 #: coordinates at the base point); the Gaussian weights of the rest vanish.
 SPD_SCORE_NEIGHBORS = 64
@@ -537,7 +540,7 @@ class PoincareBallGeometry(EuclideanGeometry):
         return PoincareBall(dim=self.dim)
 
     def check_points(self, X):
-        """Refuse rows of norm 1 or more (on or outside the boundary).
+        """Refuse rows of norm ``1 - BOUNDARY_TOL`` or more (on or outside the boundary).
 
         Raises
         ------
@@ -546,11 +549,12 @@ class PoincareBallGeometry(EuclideanGeometry):
         """
         norm = np.linalg.norm(np.asarray(X, dtype=np.float64), axis=1)
         worst = float(norm.max()) if norm.size else 0.0
-        if not worst < 1.0:
+        if not worst < 1.0 - BOUNDARY_TOL:
             raise ValueError(
                 f"X is not on the manifold 'poincare_ball' (open unit ball): the "
                 f"largest norm is {worst:.6g} (row {int(norm.argmax())}), the "
-                f"largest deviation beyond the boundary {worst - 1.0:.3g}."
+                f"largest deviation beyond the boundary {worst - 1.0:.3g} (points "
+                f"need norm < 1 - {BOUNDARY_TOL:g})."
             )
 
     @staticmethod
