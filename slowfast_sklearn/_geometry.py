@@ -852,7 +852,6 @@ class SPDGeometry(EuclideanGeometry):
         # S_ii ~ N(0, 1), S_ij ~ N(0, 1/2): the standard Gaussian of the
         # metric at the identity.
         S = 0.5 * (G + np.swapaxes(G, 1, 2))
-        S[:, np.arange(self.p), np.arange(self.p)] *= np.sqrt(2.0)
         w, U = _sym_eig(M)
         half = (U * np.sqrt(np.maximum(w, 0.0))[:, None, :]) @ np.swapaxes(U, 1, 2)
         return (half @ S @ half).reshape(n, self.n_features)
