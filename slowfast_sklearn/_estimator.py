@@ -13,13 +13,14 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._averaged import averaged_flow, second_moment
 from ._flow import FlowResult, coupled_flow, mean_field_flow
-from ._geometry import MANIFOLDS, resolve_geometry
+from ._geometry import MANIFOLDS, is_matrix_manifold, resolve_geometry
 from ._hebbian import RULES
+from ._langevin import LangevinWalkers
 from ._spatial import kernel_graph, metropolis_transition, stationary_law
 
 __all__ = ["CoupledFlowEmbedding"]
@@ -33,6 +34,8 @@ _AUTO_LEARNING_RATE = 0.2
 _AUTO_TOL = {"stochastic": 0.03, "mean_field": 1e-6, "averaged": 1e-6}
 #: below this ratio sigma_min / sigma_max the raw weights count as collapsed.
 _COLLAPSE_RATIO = 0.05
+#: kernel="langevin": step h = _LANGEVIN_STEP * sigma**2 (theory.md section 2).
+_LANGEVIN_STEP = 0.25
 
 
 class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -52,12 +55,26 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     n_components : int, default=2
         Number of features to learn, ``k``.  Must not exceed
         ``min(n_samples, n_features)``.
-    manifold : {"euclidean"}, default="euclidean"
+    manifold : {"euclidean", "hypersphere", "poincare_ball", "spd"} or \
+            geomstats space, default="euclidean"
         Space the samples live in.  Tangent coordinates are taken at the
-        Frechet mean (for ``"euclidean"``: ``x - mean``).
-    kernel : {"graph"}, default="graph"
-        Fast process.  ``"graph"``: the Metropolised kernel graph walk
-        (kernel A of the design), whose stationary law is exact.
+        Frechet mean in an orthonormal frame of the metric there (for
+        ``"euclidean"``: ``x - mean``).  ``"hypersphere"``: unit vectors of
+        ``R^(d+1)``; ``"poincare_ball"``: points of norm below 1 (curvature
+        -1); ``"spd"``: symmetric positive definite ``p x p`` matrices with
+        the affine-invariant metric, as ``(n, p, p)`` arrays or rows of
+        ``p * p`` entries.  A geomstats ``Euclidean``, ``Hypersphere``,
+        ``PoincareBall`` or ``SPDMatrices`` (affine metric) instance gives
+        the same result as the matching string.
+    kernel : {"graph", "langevin"}, default="graph"
+        Fast process.  ``"graph"``: the Metropolised kernel graph walk on
+        geodesic distances (kernel A of the design), whose stationary law is
+        exact.  ``"langevin"``: walkers are points of the manifold moved by
+        exponential-map Euler-Maruyama steps of the Riemannian Langevin SDE
+        of the Gaussian kernel density of (up to 500 of) the samples (kernel
+        B), with invariant law ``p_sigma**(1 / temperature)`` up to an
+        ``O(h)`` bias; it costs ``O(n_walkers * 500)`` per move, so use a few
+        hundred walkers.
     rule : {"sanger", "oja", "hebbian", "trace"}, default="sanger"
         Slow process.  ``"sanger"`` (Sanger 1989) learns ordered, decorrelated
         components; ``"oja"`` (Oja 1982, 1989) learns an orthonormal basis of
@@ -129,11 +146,13 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     Attributes
     ----------
     components_ : ndarray of shape (n_components, n_features)
-        Orthonormal principal axes (tangent vectors at ``mean_``), sorted by
-        decreasing ``explained_variance_``; each row's largest-magnitude entry
-        is positive.
+        Principal axes: tangent vectors at ``mean_`` in ambient coordinates,
+        orthonormal in the metric at ``mean_`` (for SPD, flattened ``p x p``
+        symmetric matrices), sorted by decreasing ``explained_variance_``;
+        each row's largest-magnitude entry is positive.
     mean_ : ndarray of shape (n_features,)
-        Base point: the Frechet mean of the training samples.
+        Base point: the Frechet mean of the training samples (geomstats
+        ``FrechetMean`` with a tightened optimiser on curved manifolds).
     n_components_ : int
         Number of components.
     explained_variance_ : ndarray of shape (n_components,)
@@ -148,15 +167,19 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         used by :meth:`score`).
     stationary_measure_ : ndarray of shape (n_samples_fit,)
         Exact stationary law ``pi`` of the walk on the training samples: the
-        spatial measure the weights learn from.
-    weights_ : ndarray of shape (n_features, n_components)
+        spatial measure the weights learn from (``kernel="graph"``).  For
+        ``kernel="langevin"`` the empirical (uniform) measure, used for the
+        Ritz rotation and the explained variance.
+    weights_ : ndarray of shape (dim, n_components)
         Raw Hebbian weights ``W`` at the last update, before the averaging,
-        retraction and rotation that give ``components_`` (tangent
-        coordinates scaled to ``lambda_1 = 1``; zero rows for constant
-        features).
+        retraction and rotation that give ``components_`` (orthonormal-frame
+        tangent coordinates scaled to ``lambda_1 = 1``, ``dim`` the
+        manifold's dimension; zero rows for constant coordinates).
     lyapunov_ : ndarray of shape (n_checkpoints, 3)
         Terms of the joint Lyapunov functional at each checkpoint:
-        ``KL(rho_t || pi)`` of a walker's exact law, the orthogonality defect
+        ``KL(rho_t || pi)`` of a walker's exact law (for
+        ``kernel="langevin"``: the MMD**2 of the walkers to the samples, a
+        Gaussian kernel on tangent coordinates), the orthogonality defect
         ``||W^T W - I||_F**2`` and the subspace gap
         ``sum_{i<=k} lambda_i - tr(P_W C_pi)`` (on scaled coordinates).
         Their sum, with weight 1 on each, is the functional.
@@ -214,8 +237,10 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "manifold": [StrOptions(set(MANIFOLDS))],
-        "kernel": [StrOptions({"graph"})],
+        # A geomstats space object is accepted; defaults stay strings so that
+        # clone and pickle work.
+        "manifold": [StrOptions(set(MANIFOLDS)), HasMethods(["belongs", "random_point"])],
+        "kernel": [StrOptions({"graph", "langevin"})],
         "rule": [StrOptions(set(RULES))],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -274,8 +299,9 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training samples, points of ``manifold``.  float32 input gives
+        X : array-like of shape (n_samples, n_features) or (n_samples, p, p)
+            Training samples, points of ``manifold`` (the 3-D layout for
+            ``"spd"`` only).  float32 input gives
             float32 attributes and outputs; the dynamics run in float64.
         y : None
             Ignored.
@@ -290,7 +316,11 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ValueError
             If ``X`` is empty, complex, non-numeric or holds NaN or infinity;
             if it has fewer than 2 samples; if ``n_components`` exceeds
-            ``min(n_samples, n_features)``; or if all samples are identical.
+            ``min(n_samples, dim)`` (``dim`` the manifold's dimension); if all
+            samples are identical; if a sample is off the manifold (the
+            message names the manifold and the largest deviation); on the
+            sphere, if the samples' Frechet mean is not unique (extrinsic mean
+            0) or a sample lies at the antipode of the mean.
         TypeError
             If ``X`` is a sparse matrix (as for scikit-learn's dense-only
             estimators); densify it first.
@@ -323,23 +353,39 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         return self._project(X)
 
     def _fit(self, X):
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = validate_data(
+            self, self._flatten(X), dtype=[np.float64, np.float32], ensure_min_samples=2
+        )
         n_samples, n_features = X.shape
         geometry = resolve_geometry(self.manifold, n_features)
         geometry.check_points(X)
         k = self.n_components
         if k > min(n_samples, geometry.dim):
+            dims = (
+                "n_features" if geometry.name == "euclidean"
+                else f"dim of {geometry.name!r}"
+            )
             raise ValueError(
-                f"n_components={k} must be at most min(n_samples, n_features)="
+                f"n_components={k} must be at most min(n_samples, {dims})="
                 f"{min(n_samples, geometry.dim)}; lower n_components."
             )
         rng = check_random_state(self.random_state)
         beta = 1.0 / self.temperature
         base = geometry.base_point(X)
+        if self.kernel == "langevin" and self.solver == "mean_field":
+            raise ValueError(
+                "solver='mean_field' propagates the law of the graph walk: use "
+                "kernel='graph' with it (or solver='stochastic' for the Langevin walkers)."
+            )
+        # At temperature 1 the walk's stationary law is uniform for any graph:
+        # the averaged solver needs no graph, and C_pi streams from X.
+        stream = self.solver == "averaged" and self.temperature == 1.0
+        Z = None if stream and geometry.name == "euclidean" else geometry.log(X, base)
         # Features with no spread cannot carry a component: keep them out of
-        # the dynamics so they get exactly zero weight.  The test is relative
-        # to each column's magnitude, so it does not depend on units.
-        active = np.ptp(X, axis=0) > 4 * np.finfo(X.dtype).eps * np.abs(base)
+        # the dynamics so they get exactly zero weight.  The floor is relative
+        # to each coordinate's magnitude, so it does not depend on units.
+        spread = np.ptp(X if Z is None else Z, axis=0)
+        active = spread > geometry.rounding_floor(base, X.dtype)
         if not active.any():
             raise ValueError(
                 "X has zero variance: all samples are (numerically) identical, "
@@ -347,30 +393,34 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             )
         n_units = min(k, int(active.sum()))
         tol = self.tol if self.tol != "auto" else _AUTO_TOL[self.solver]
+        columns = slice(None) if active.all() else active
 
-        if self.solver == "averaged" and self.temperature == 1.0:
-            # At temperature 1 the walk's stationary law is uniform for any
-            # graph: no graph is needed, and C_pi streams from X.
+        if stream:
             pi = None
-            columns = slice(None) if active.all() else active
-            C = second_moment(X, base, to_tangent=lambda B: geometry.log(B, base)[:, columns])
+            if Z is None:
+                C = second_moment(X, base, to_tangent=lambda B: geometry.log(B, base)[:, columns])
+            else:
+                C = second_moment(Z[:, columns], 0.0)
             moments = _DenseMoments(C)
         else:
-            Z = geometry.log(X, base)[:, active]
+            Za = Z[:, columns]
             # Unit root-mean-square norm: squared distances neither under- nor
             # overflow at any data scale.
-            rms = np.sqrt(np.mean(np.einsum("ij,ij->i", Z, Z)))
-            Z /= rms
+            rms = np.sqrt(np.mean(np.einsum("ij,ij->i", Za, Za)))
+            Za /= rms
             n_neighbors = min(self.n_neighbors, n_samples - 1)
-            distances, indices = geometry.kneighbors(X, Z, n_neighbors)
-            K, _ = kernel_graph(distances, indices, n_samples)
-            P, degree = metropolis_transition(K, beta, _LAZINESS)
-            pi = stationary_law(degree, beta)
-            if self.solver == "averaged":
-                moments = _DenseMoments(second_moment(Z, 0.0, weights=pi) * rms**2)
+            distances, indices = geometry.kneighbors(X, Za, n_neighbors)
+            K, bandwidth = kernel_graph(distances, indices, n_samples)
+            if self.kernel == "graph" or self.solver == "averaged":
+                P, degree = metropolis_transition(K, beta, _LAZINESS)
+                pi = stationary_law(degree, beta)
             else:
-                lambdas = _top_eigenvalues(Z, pi, n_units, rng)
-                moments = _SampleMoments(Z / np.sqrt(lambdas[0]), pi, lambdas[0] * rms**2)
+                P, pi = None, np.full(n_samples, 1.0 / n_samples)
+            if self.solver == "averaged":
+                moments = _DenseMoments(second_moment(Za, 0.0, weights=pi) * rms**2)
+            else:
+                lambdas = _top_eigenvalues(Za, pi, n_units, rng)
+                moments = _SampleMoments(Za / np.sqrt(lambdas[0]), pi, lambdas[0] * rms**2)
 
         eta = _AUTO_LEARNING_RATE if self.learning_rate == "auto" else self.learning_rate
         common = dict(n_components=n_units, rule=self.rule, learning_rate=eta,
@@ -387,10 +437,25 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         elif self.solver == "mean_field":
             result = mean_field_flow(moments.Z, P, pi, top_eigenvalues=moments.top(n_units), **common)
         else:
+            fast_process = None
+            if self.kernel == "langevin":
+                coordinate_scale = rms * np.sqrt(lambdas[0])
+
+                def coordinates(points):
+                    Zw, keep = geometry.walker_log(points, base)
+                    return Zw[:, active] / coordinate_scale, keep
+
+                # sigma**2 = eps / 2, h = sigma**2 / 4 (theory.md section 2), in
+                # squared geodesic units.
+                sigma2 = bandwidth / 2.0
+                fast_process = LangevinWalkers(
+                    geometry, X, coordinates, moments.Z, sigma2, _LANGEVIN_STEP * sigma2, beta,
+                    self.n_walkers, rng,
+                )
             result = coupled_flow(
                 moments.Z, P, pi, n_walkers=self.n_walkers, walk_steps=self.walk_steps,
                 walker_lifetime=self.walker_lifetime, top_eigenvalues=moments.top(n_units),
-                **common,
+                fast_process=fast_process, **common,
             )
         self._warn_dynamics(result)
         n_eff = n_samples if pi is None else 1.0 / np.sum(pi**2)
@@ -401,7 +466,6 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     def _store(self, dtype, geometry, base, active, result, moments, n_eff):
         """Turn the learned subspace into the fitted attributes (as PCA's)."""
         k = self.n_components
-        n_features = base.shape[0]
         n_units = result.subspace.shape[1]
         # Ritz rotation: within the learned subspace, order the axes by their
         # variance under pi (for Sanger's rule this reproduces its order).
@@ -409,7 +473,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         order = np.argsort(ritz_values)[::-1]
         U = result.subspace @ R[:, order]
         ritz_values = np.clip(ritz_values[order], 0.0, None)
-        W = np.zeros((n_features, k))
+        W = np.zeros((geometry.dim, k))
         W[active, :n_units] = U
         if n_units < k:
             # More components than varying features: complete the basis with
@@ -436,7 +500,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self.noise_variance_ = (
             float(max(total_variance - explained.sum(), 0.0) / rest) if rest > 0 else 0.0
         )
-        weights = np.zeros((n_features, k))
+        weights = np.zeros((geometry.dim, k))
         weights[active, :n_units] = result.weights
         self.weights_ = weights
         self.lyapunov_ = result.lyapunov
@@ -477,13 +541,13 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             than ``n_components``; if a later batch has a different number of
             features; or for bad values as :meth:`fit`.
         """
-        first_pass = not hasattr(self, "components_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first_pass)
-        if self.manifold != "euclidean":
+        if not (isinstance(self.manifold, str) and self.manifold == "euclidean"):
             raise ValueError(
                 f"partial_fit supports manifold='euclidean' only (got {self.manifold!r}); "
                 "use fit for curved manifolds."
             )
+        first_pass = not hasattr(self, "components_")
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first_pass)
         n, d = X.shape
         k = self.n_components
         if first_pass and n < k:
@@ -585,8 +649,8 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Points of ``manifold``.
+        X : array-like of shape (n_samples, n_features) or (n_samples, p, p)
+            Points of ``manifold`` (the 3-D layout for ``"spd"`` only).
 
         Returns
         -------
@@ -598,19 +662,34 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Raises
         ------
         ValueError
-            If ``X`` has the wrong number of features or bad values.
+            If ``X`` has the wrong number of features or bad values, or a
+            point is off the manifold (the message names the manifold and the
+            largest deviation) or at the sphere's cut locus of ``mean_``.
         sklearn.exceptions.NotFittedError
             If the estimator is not fitted.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(self, self._flatten(X), dtype=[np.float64, np.float32], reset=False)
         return self._project(X)
+
+    def _flatten(self, X):
+        """SPD input as (n, p, p) arrays becomes rows of p * p entries."""
+        if is_matrix_manifold(self.manifold) and np.ndim(X) == 3:
+            X = np.asarray(X)
+            return X.reshape(X.shape[0], -1)
+        return X
+
+    def _frame_components(self, geometry):
+        """``components_`` in the orthonormal frame at ``mean_``, (k, dim)."""
+        return geometry.from_ambient(
+            self.components_.astype(np.float64), self.mean_.astype(np.float64)
+        )
 
     def _project(self, X):
         geometry = resolve_geometry(self.manifold, self.n_features_in_)
         geometry.check_points(X)
         Z = geometry.log(X, self.mean_.astype(np.float64))
-        X_new = (Z @ self.components_.T.astype(np.float64)).astype(X.dtype, copy=False)
+        X_new = (Z @ self._frame_components(geometry).T).astype(X.dtype, copy=False)
         if self.whiten:
             X_new /= np.sqrt(np.maximum(self.explained_variance_, np.finfo(X.dtype).tiny))
         return X_new
@@ -627,8 +706,9 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         -------
         X_original : ndarray of shape (n_samples, n_features)
             ``Exp`` at ``mean_`` of the tangent vector
-            ``X @ components_`` (re-scaled if ``whiten``); the projection
-            of the original samples on the learned subspace.
+            ``X @ components_`` (re-scaled if ``whiten``), a point of the
+            manifold (for ``"spd"``, rows of ``p * p`` entries: reshape to
+            ``(-1, p, p)``); at full rank the inverse of :meth:`transform`.
 
         Raises
         ------
@@ -641,7 +721,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         if self.whiten:
             V = V * np.sqrt(self.explained_variance_.astype(np.float64))
         geometry = resolve_geometry(self.manifold, self.n_features_in_)
-        points = geometry.exp(V @ self.components_.astype(np.float64), self.mean_.astype(np.float64))
+        points = geometry.exp(V @ self._frame_components(geometry), self.mean_.astype(np.float64))
         return points.astype(X.dtype, copy=False)
 
     def get_covariance(self):
@@ -649,12 +729,15 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
         Returns
         -------
-        cov : ndarray of shape (n_features, n_features)
-            ``components_.T @ diag(explained_variance_ - noise_variance_) @
-            components_ + noise_variance_ * I``, in tangent coordinates.
+        cov : ndarray of shape (dim, dim)
+            ``V.T @ diag(explained_variance_ - noise_variance_) @ V +
+            noise_variance_ * I``, with ``V`` the components in the
+            orthonormal tangent frame at ``mean_`` (``dim`` the manifold's
+            dimension; for ``"euclidean"`` ``V = components_`` and
+            ``dim = n_features``).
         """
         check_is_fitted(self)
-        V = self.components_.astype(np.float64)
+        V = self._frame_components(resolve_geometry(self.manifold, self.n_features_in_))
         excess = np.maximum(self.explained_variance_ - self.noise_variance_, 0.0)
         cov = (V.T * excess) @ V
         cov.flat[:: cov.shape[0] + 1] += self.noise_variance_
@@ -677,8 +760,9 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             variance so that the density exists when the subspace is full.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_data(self, self._flatten(X), dtype=[np.float64, np.float32], reset=False)
         geometry = resolve_geometry(self.manifold, self.n_features_in_)
+        geometry.check_points(X)
         Z = geometry.log(X, self.mean_.astype(np.float64))
         cov = self.get_covariance()
         floor = 1e-12 * max(np.trace(cov), np.finfo(np.float64).tiny)

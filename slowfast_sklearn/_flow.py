@@ -7,6 +7,11 @@ batch.  The loop logs the three terms of the joint Lyapunov functional
 (``theory.md`` section 4), keeps Polyak-Ruppert snapshots of the retracted
 weights over the second half of the run, and stops when the two halves of
 that averaging window agree (a split-half, Geweke-style diagnostic).
+
+The walkers are a *fast process* object with ``step``, ``divergence`` and
+``state``: :class:`GraphWalkers` (kernel A, walkers are sample indices) by
+default, or :class:`~slowfast_sklearn._langevin.LangevinWalkers` (kernel B,
+walkers are points of the manifold).
 """
 
 from dataclasses import dataclass
@@ -15,9 +20,15 @@ import numpy as np
 from scipy.linalg import subspace_angles
 
 from ._hebbian import hebbian_step, orthonormalize
-from ._spatial import kl_divergence, row_sampler, step_walkers
+from ._spatial import kl_divergence, row_sampler, step_walkers, systematic_positions
 
-__all__ = ["FlowResult", "coupled_flow", "averaged_subspace", "systematic_positions"]
+__all__ = [
+    "FlowResult",
+    "GraphWalkers",
+    "coupled_flow",
+    "averaged_subspace",
+    "systematic_positions",
+]
 
 #: steps of the slow process between two checkpoints (log, convergence check).
 CHECK_EVERY = 50
@@ -49,15 +60,19 @@ class FlowResult:
         ``DIVERGENCE_NORM`` (or to NaN); the run stopped before it and
         ``weights`` holds the last finite iterate.
     lyapunov : ndarray of shape (n_checkpoints, 3)
-        Per checkpoint: ``KL(rho_t || pi)``, ``||W^T W - I||_F**2`` and
+        Per checkpoint: the fast process's divergence from its target
+        (``KL(rho_t || pi)`` for :class:`GraphWalkers`, an MMD**2 for the
+        Langevin walkers), ``||W^T W - I||_F**2`` and
         ``sum_{i<=k} lambda_i(C) - tr(P_W C)``.
     lyapunov_steps : ndarray of shape (n_checkpoints,)
         Slow-step index of each checkpoint.
     split_angle : ndarray of shape (n_checkpoints,)
         Largest principal angle (rad) between the averages of the two halves
         of the averaging window; NaN before the first comparison.
-    positions : ndarray of shape (n_walkers,)
-        Final sample index of every walker.
+    positions : ndarray
+        Final state of the walkers: shape (n_walkers,) sample indices for
+        :class:`GraphWalkers`, (n_walkers, n_features) points for the
+        Langevin walkers.
     """
 
     weights: np.ndarray
@@ -71,29 +86,85 @@ class FlowResult:
     positions: np.ndarray
 
 
-def systematic_positions(weights, n_walkers, rng):
-    """Place walkers on samples in proportion to ``weights`` (systematic sampling).
+class GraphWalkers:
+    """Kernel A's walkers: sample indices moved by the Markov chain ``P``.
 
-    One uniform offset and evenly spaced quantiles (Kitagawa 1996): the
-    walkers' empirical measure matches ``weights`` up to one walker per
-    sample, with far less variance than independent draws.
+    The exact law ``rho_t`` of one walker is tracked alongside (one sparse
+    mat-vec per move) for the ``KL(rho_t || pi)`` Lyapunov term, until it
+    falls below 1e-14.
 
     Parameters
     ----------
-    weights : ndarray of shape (n_samples,)
-        Probability vector.
+    Z : ndarray of shape (n_samples, n_features)
+        Coordinates of the samples (what :meth:`step` returns rows of).
+    P : scipy.sparse.csr_array of shape (n_samples, n_samples)
+        Transition matrix.
+    pi : ndarray of shape (n_samples,)
+        Stationary law of ``P``.
     n_walkers : int
-        Number of walkers.
     rng : numpy.random.Generator
-
-    Returns
-    -------
-    positions : ndarray of shape (n_walkers,)
-        Sample index of each walker, sorted.
+        Draws the initial positions when ``positions_init`` is None.
+    positions_init : ndarray of shape (n_walkers,), default=None
+        Initial sample indices; default: systematic sampling of the
+        empirical (uniform) measure.
+    lifetime : int, default=None
+        Calls of :meth:`step` after which all walkers are reborn from
+        ``pi``; None: never (see ``walker_lifetime`` of :func:`coupled_flow`).
     """
-    u = (np.arange(n_walkers) + rng.random()) / n_walkers
-    cdf = np.cumsum(weights)
-    return np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), len(weights) - 1)
+
+    def __init__(self, Z, P, pi, n_walkers, rng, positions_init=None, lifetime=None):
+        n = Z.shape[0]
+        self.Z, self.P, self.pi = Z, P, pi
+        self.n_walkers, self.lifetime, self.updates = n_walkers, lifetime, 0
+        if positions_init is None:
+            self.rho = np.full(n, 1.0 / n)
+            self.positions = systematic_positions(self.rho, n_walkers, rng)
+        else:
+            self.positions = np.array(positions_init, dtype=np.intp)
+            self.rho = np.bincount(self.positions, minlength=n) / self.positions.shape[0]
+        self.PT = P.T.tocsr()
+        self.sampler = row_sampler(P)
+        self.kl_live = kl_divergence(self.rho, pi) > 0.0
+
+    def step(self, walk_steps, rng):
+        """Move every walker ``walk_steps`` times; return their coordinates.
+
+        Every ``lifetime`` calls the walkers are first reborn on samples
+        drawn from ``pi`` (systematic sampling).
+
+        Parameters
+        ----------
+        walk_steps : int
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        batch : ndarray of shape (n_walkers, n_features)
+        """
+        if self.lifetime and self.updates and self.updates % self.lifetime == 0:
+            self.positions = systematic_positions(self.pi, self.n_walkers, rng)
+            # A reborn walker is distributed as pi exactly.
+            self.rho, self.kl_live = self.pi.copy(), False
+        self.updates += 1
+        for _ in range(walk_steps):
+            self.positions = step_walkers(self.positions, self.sampler, rng)
+            if self.kl_live:
+                self.rho = self.PT @ self.rho
+        return self.Z[self.positions]
+
+    def divergence(self):
+        """``KL(rho_t || pi)`` of one walker's exact law (0 once negligible)."""
+        if not self.kl_live:
+            return 0.0
+        kl = kl_divergence(self.rho, self.pi)
+        if kl < 1e-14:
+            self.kl_live = False
+        return kl
+
+    @property
+    def state(self):
+        """Sample index of every walker, shape (n_walkers,)."""
+        return self.positions
 
 
 def averaged_subspace(snapshots, n_components, start=None, n_power=0):
@@ -153,6 +224,7 @@ def coupled_flow(
     top_eigenvalues=None,
     min_steps=None,
     verbose=0,
+    fast_process=None,
 ):
     """Run the coupled slow-fast dynamics.
 
@@ -211,6 +283,12 @@ def coupled_flow(
         ``None`` means ``max_iter // 5``.
     verbose : int, default=0
         Print one line per checkpoint when positive.
+    fast_process : object, default=None
+        The walkers, with ``step(walk_steps, rng)`` returning the batch of
+        their coordinates, ``divergence()`` (first Lyapunov term) and
+        ``state``; ``None`` builds :class:`GraphWalkers` on ``Z``, ``P``
+        (``n_walkers`` and ``positions_init`` are then used).  ``Z`` and
+        ``pi`` still define ``C_pi`` of the third Lyapunov term.
 
     Returns
     -------
@@ -226,16 +304,9 @@ def coupled_flow(
         W = rng.standard_normal((d, k)) / np.sqrt(d)
     else:
         W = np.array(weights_init, dtype=np.float64)
-    if positions_init is None:
-        rho = np.full(n, 1.0 / n)
-        positions = systematic_positions(rho, n_walkers, rng)
-    else:
-        positions = np.array(positions_init, dtype=np.intp)
-        rho = np.bincount(positions, minlength=n) / positions.shape[0]
-    PT = P.T.tocsr()
-    sampler = row_sampler(P)
+    if fast_process is None:
+        fast_process = GraphWalkers(Z, P, pi, n_walkers, rng, positions_init, walker_lifetime)
     offset = float(np.sum(top_eigenvalues)) if top_eigenvalues is not None else 0.0
-    kl_live = kl_divergence(rho, pi) > 0.0
 
     stride = max(1, max_iter // MAX_SNAPSHOTS)
     snapshots, snapshot_steps = [], []
@@ -246,7 +317,7 @@ def coupled_flow(
     t = 0
 
     def log(step):
-        kl = kl_divergence(rho, pi) if kl_live else 0.0
+        kl = fast_process.divergence()
         E = W.T @ W - np.eye(k)
         gap = offset - _captured_variance(Z, pi, W)
         logs.append((kl, float(np.sum(E * E)), gap))
@@ -255,18 +326,9 @@ def coupled_flow(
     log(0)
     splits.append(np.nan)
     while t < max_iter:
-        if walker_lifetime and t and t % walker_lifetime == 0:
-            positions = systematic_positions(pi, n_walkers, rng)
-            if kl_live:
-                # A reborn walker is distributed as pi exactly.
-                rho = pi.copy()
-                kl_live = False
-        for _ in range(walk_steps):
-            positions = step_walkers(positions, sampler, rng)
-            if kl_live:
-                rho = PT @ rho
+        batch = fast_process.step(walk_steps, rng)
         with np.errstate(over="ignore", invalid="ignore"):
-            W_new = hebbian_step(W, Z[positions], learning_rate, rule, step_guard)
+            W_new = hebbian_step(W, batch, learning_rate, rule, step_guard)
         if not np.abs(W_new).max() < DIVERGENCE_NORM:
             # Keep the last finite weights: they carry the direction taken.
             diverged = True
@@ -279,8 +341,6 @@ def coupled_flow(
         if t % CHECK_EVERY and t != max_iter:
             continue
         log(t)
-        if kl_live and logs[-1][0] < 1e-14:
-            kl_live = False
         split = _split_half(snapshots, snapshot_steps, t, k, halves)
         if split is None:
             splits.append(np.nan)
@@ -312,7 +372,7 @@ def coupled_flow(
         lyapunov=np.asarray(logs, dtype=np.float64),
         lyapunov_steps=np.asarray(log_steps),
         split_angle=np.asarray(splits, dtype=np.float64),
-        positions=positions,
+        positions=fast_process.state,
     )
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "metropolis_transition",
     "stationary_law",
     "RowSampler",
+    "systematic_positions",
     "row_sampler",
     "step_walkers",
     "kl_divergence",
@@ -295,3 +296,28 @@ def relaxation_time(P, pi, max_steps=1e6):
     lam2 = float(np.sort(values)[-2])
     gap = 1.0 - lam2
     return float(min(max_steps, max(1.0, 1.0 / gap))) if gap > 0 else float(max_steps)
+
+
+def systematic_positions(weights, n_walkers, rng):
+    """Place walkers on samples in proportion to ``weights`` (systematic sampling).
+
+    One uniform offset and evenly spaced quantiles (Kitagawa 1996): the
+    walkers' empirical measure matches ``weights`` up to one walker per
+    sample, with far less variance than independent draws.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_samples,)
+        Probability vector.
+    n_walkers : int
+        Number of walkers.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    positions : ndarray of shape (n_walkers,)
+        Sample index of each walker, sorted.
+    """
+    u = (np.arange(n_walkers) + rng.random()) / n_walkers
+    cdf = np.cumsum(weights)
+    return np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), len(weights) - 1)
