@@ -76,3 +76,21 @@ def test_tempered_solvers_agree():
     m = CoupledFlowEmbedding(solver="mean_field", max_iter=6000, **kwargs).fit(X)
     assert subspace_angles(a.components_.T, m.components_.T).max() < 1e-4
     np.testing.assert_allclose(a.stationary_measure_, m.stationary_measure_)
+
+
+@pytest.mark.parametrize("manifold", ["hypersphere", "poincare_ball"])
+def test_solvers_agree_on_curved_manifolds(manifold):
+    """The deterministic solvers learn the same tangent subspace on curved data."""
+    rng = np.random.default_rng(0)
+    V = rng.standard_normal((1500, 5)) * [1.0, 0.5, 0.3, 0.1, 0.05]
+    if manifold == "hypersphere":
+        X = V + [0, 0, 0, 0, 3.0]
+        X /= np.linalg.norm(X, axis=1, keepdims=True)
+    else:
+        X = 0.1 * V / (1.0 + 0.1 * np.linalg.norm(V, axis=1, keepdims=True))
+    kwargs = dict(n_components=2, manifold=manifold, random_state=0)
+    a = CoupledFlowEmbedding(solver="averaged", **kwargs).fit(X)
+    m = CoupledFlowEmbedding(solver="mean_field", **kwargs).fit(X)
+    s = CoupledFlowEmbedding(solver="stochastic", **kwargs).fit(X)
+    assert subspace_angles(a.components_.T, m.components_.T).max() < 1e-6
+    assert subspace_angles(a.components_.T, s.components_.T).max() < 0.05
