@@ -324,20 +324,52 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 "X has zero variance: all samples are (numerically) identical, "
                 "so there is no principal subspace to learn."
             )
+        # No copy when every feature varies; Z is not needed past this point.
+        Za = Z if active.all() else Z[:, active]
+        del Z
         # Unit root-mean-square norm: squared distances neither under- nor
-        # overflow at any data scale.
-        Za = Z[:, active]
+        # overflow at any data scale.  An exact power-of-two pre-scaling keeps
+        # the squares themselves finite and normal for data near the ends of
+        # the float range (1e-300 or 1e150) and changes no bit elsewhere.
+        exponent = int(np.frexp(max(Za.max(), -Za.min()))[1])
+        np.ldexp(Za, -exponent, out=Za)
         rms = np.sqrt(np.mean(np.einsum("ij,ij->i", Za, Za)))
         Za /= rms
+        rms = np.ldexp(rms, exponent)
         n_neighbors = min(self.n_neighbors, n_samples - 1)
         distances, indices = geometry.kneighbors(X, Za, n_neighbors)
         K, _ = kernel_graph(distances, indices, n_samples)
+        del distances, indices
         P, degree = metropolis_transition(K, beta, _LAZINESS)
+        del K
         pi = stationary_law(degree, beta)
 
+        # Bessel correction with the measure's (Kish) effective sample size;
+        # n / (n - 1) at temperature=1, as in PCA.
+        n_eff = 1.0 / np.sum(pi**2)
+        bessel = n_eff / (n_eff - 1.0) if n_eff > 1.0 + 1e-9 else 1.0
+        # Total variance in units of rms**2 (the explained variance ratios
+        # are taken in these units, so they exist at any data scale).
+        unit_variance = float(np.einsum("ij,ij,i->", Za, Za, pi))
+        dtype = X.dtype
+        with np.errstate(over="ignore"):
+            total_variance = np.float64(unit_variance) * rms**2 * bessel
+        if not total_variance <= np.finfo(dtype).max:
+            raise ValueError(
+                f"X's values are too large: their variance (about "
+                f"{unit_variance * bessel:.3g} x {rms:.3g}**2) overflows {dtype}. "
+                "Rescale X (for example with StandardScaler) before fitting."
+            )
         lambdas = _top_eigenvalues(Za, pi, min(k, Za.shape[1]), rng)
+        if not lambdas[0] > 0.0:
+            raise ValueError(
+                f"X has zero variance under the spatial measure at temperature="
+                f"{self.temperature}: it sits on samples at the mean. Raise "
+                "temperature."
+            )
         scale = np.sqrt(lambdas[0])
-        Zs = Za / scale
+        Za /= scale
+        Zs = Za
         eta = _AUTO_LEARNING_RATE if self.learning_rate == "auto" else self.learning_rate
         n_units = min(k, Zs.shape[1])
         result = coupled_flow(
@@ -365,7 +397,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ritz_values, R = linalg.eigh((Y * pi[:, None]).T @ Y)
         order = np.argsort(ritz_values)[::-1]
         U = U @ R[:, order]
-        ritz_values = np.clip(ritz_values[order], 0.0, None) * lambdas[0] * rms**2
+        ritz_values = np.clip(ritz_values[order], 0.0, None) * lambdas[0]
         W = np.zeros((n_features, k))
         W[active, :n_units] = U
         if n_units < k:
@@ -380,18 +412,12 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             1.0,
         )
 
-        # Bessel correction with the measure's (Kish) effective sample size;
-        # n / (n - 1) at temperature=1, as in PCA.
-        n_eff = 1.0 / np.sum(pi**2)
-        bessel = n_eff / (n_eff - 1.0) if n_eff > 1.0 + 1e-9 else 1.0
-        total_variance = float(np.einsum("ij,ij,i->", Za, Za, pi)) * rms**2 * bessel
-        explained = ritz_values * bessel
-        dtype = X.dtype
+        explained = ritz_values * rms**2 * bessel
         self.components_ = components.astype(dtype, copy=False)
         self.mean_ = base.astype(dtype, copy=False)
         self.n_components_ = k
         self.explained_variance_ = explained.astype(dtype, copy=False)
-        self.explained_variance_ratio_ = (explained / total_variance).astype(dtype, copy=False)
+        self.explained_variance_ratio_ = (ritz_values / unit_variance).astype(dtype, copy=False)
         rest = geometry.dim - k
         self.noise_variance_ = (
             float(max(total_variance - explained.sum(), 0.0) / rest) if rest > 0 else 0.0
@@ -408,12 +434,15 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _warn_dynamics(self, result):
         if result.diverged:
+            advice = (
+                "Plain Hebbian learning has no normaliser: use rule='sanger' or rule='oja'."
+                if self.rule == "hebbian"
+                else "Lower learning_rate or raise n_walkers."
+            )
             warnings.warn(
                 f"The Hebbian weights diverged (norm above 1e12) after "
                 f"{result.n_iter} updates with rule={self.rule!r}; the run was "
-                "stopped and components_ is the direction the weights took. "
-                "Plain Hebbian learning has no normaliser: use rule='sanger' "
-                "or rule='oja'.",
+                f"stopped and components_ is the direction the weights took. {advice}",
                 ConvergenceWarning,
             )
             return
@@ -598,9 +627,14 @@ def _top_eigenvalues(Z, pi, k, rng):
     Lanczos (``eigsh``) on an implicit operator otherwise; they serve the
     coordinate scale and the Lyapunov log, not the learned subspace.
     """
-    d = Z.shape[1]
+    n, d = Z.shape
     if d <= 256 or k >= d - 1:
-        C = (Z * pi[:, None]).T @ Z
+        # Row blocks of at most 2**20 entries: no n x d temporary.
+        block = max(1, 2**20 // d)
+        C = np.zeros((d, d))
+        for start in range(0, n, block):
+            Zb = Z[start : start + block]
+            C += (Zb * pi[start : start + block, None]).T @ Zb
         return np.clip(linalg.eigvalsh(C)[::-1][:k], 0.0, None)
     from scipy.sparse.linalg import LinearOperator, eigsh
 
