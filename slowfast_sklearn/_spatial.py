@@ -187,11 +187,14 @@ def row_sampler(P):
     P = sp.csr_array(P)
     n = P.shape[0]
     rows = np.repeat(np.arange(n), np.diff(P.indptr))
-    off = P.indices != rows
+    # Stored zeros (moves whose Metropolis acceptance underflowed) are never
+    # taken; a row without any positive move only holds still.
+    off = (P.indices != rows) & (P.data > 0)
     stay = np.zeros(n)
     np.add.at(stay, rows[~off], P.data[~off])
     rows, targets, data = rows[off], P.indices[off], P.data[off]
     length = np.bincount(rows, minlength=n)
+    stay[length == 0] = 1.0
     start = np.concatenate([[0], np.cumsum(length)[:-1]])
     row_max = np.zeros(n)
     np.maximum.at(row_max, rows, data)
