@@ -138,12 +138,15 @@ def stationary_law(degree, beta=1.0):
     Returns
     -------
     pi : ndarray of shape (n_samples,)
-        Probability vector; uniform when ``beta == 1``.
+        Positive probability vector; uniform when ``beta == 1``.
     """
     degree = np.asarray(degree, dtype=np.float64)
     safe = np.where(degree > 0, degree, 1.0)
     log_w = (beta - 1.0) * np.log(safe)
-    w = np.exp(log_w - log_w.max())
+    # Floored at the smallest normal float: a weight that underflows (a
+    # sample of tiny degree at low temperature) stays positive, so the law
+    # keeps the chain's support and KL(rho || pi) stays finite.
+    w = np.maximum(np.exp(log_w - log_w.max()), np.finfo(np.float64).tiny)
     return w / w.sum()
 
 
