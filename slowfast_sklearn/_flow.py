@@ -232,7 +232,7 @@ def coupled_flow(
     else:
         positions = np.array(positions_init, dtype=np.intp)
         rho = np.bincount(positions, minlength=n) / positions.shape[0]
-    PT = P.T.tocsr()
+    PT = P.T  # a CSC view of P: rho @ P without a transposed copy
     sampler = row_sampler(P)
     offset = float(np.sum(top_eigenvalues)) if top_eigenvalues is not None else 0.0
     kl_live = kl_divergence(rho, pi) > 0.0

@@ -108,19 +108,24 @@ def metropolis_transition(K, beta=1.0, laziness=0.1):
     log_deg = np.log(safe_degree)
     rows = np.repeat(np.arange(n), np.diff(K.indptr))
     cols = K.indices
-    log_ratio = (beta - 2.0) * (log_deg[cols] - log_deg[rows])
-    accept = np.exp(np.minimum(log_ratio, 0.0))
-    moves = K.data / safe_degree[rows] * accept
+    # In place, one edge-sized array at a time (memory: the graph of a
+    # large data set is the biggest object fit builds).
+    accept = log_deg[cols]
+    accept -= log_deg[rows]
+    accept *= beta - 2.0
+    np.minimum(accept, 0.0, out=accept)
+    np.exp(accept, out=accept)
+    moves = K.data / safe_degree[rows]
+    moves *= accept
+    del accept
     stay = 1.0 - np.bincount(rows, weights=moves, minlength=n)
+    del rows
     diag = laziness + (1.0 - laziness) * np.clip(stay, 0.0, 1.0)
-    P = sp.csr_array(
-        (
-            np.concatenate([(1.0 - laziness) * moves, diag]),
-            (np.concatenate([rows, np.arange(n)]), np.concatenate([cols, np.arange(n)])),
-        ),
-        shape=(n, n),
-    )
-    P.sum_duplicates()
+    moves *= 1.0 - laziness
+    # Same sparsity as K (no diagonal) plus the diagonal: a sparse sum of
+    # disjoint patterns, which copies the values exactly.
+    P = sp.csr_array((moves, cols, K.indptr), shape=(n, n)) + sp.diags_array(diag, format="csr")
+    P = sp.csr_array(P)
     P.sort_indices()
     return P, degree
 
