@@ -315,9 +315,9 @@ def test_fit_builds_nothing_quadratic(monkeypatch):
 @pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
-    reason="measured 5.7x the input (588 MB for 102 MB) in 406 s: the sparse graph's "
-    "construction (kernel_graph, metropolis_transition, row_sampler) holds several "
-    "nnz-sized temporaries at once, ~1,900 bytes per sample against the input's 512",
+    reason="measured 5.3x the input (545 MB for 102 MB; 149 s on 2 cores): "
+    "kernel_graph's symmetrisation (COO build, K.maximum(K.T), setdiag) holds several "
+    "edge-sized temporaries at once, ~1,900 bytes per sample against the input's 512",
 )
 def test_peak_memory_of_a_large_fit():
     """200,000 x 64 float64: fit's traced peak stays under 3x the input."""
