@@ -395,32 +395,69 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         tol = self.tol if self.tol != "auto" else _AUTO_TOL[self.solver]
         columns = slice(None) if active.all() else active
 
+        # Coordinates are pre-scaled by an exact power of two before anything
+        # is squared, so data near the ends of the float range (1e-300 or
+        # 1e150) give the run of unit-scale data, bit for bit.
         if stream:
             pi = None
             if Z is None:
-                C = second_moment(X, base, to_tangent=lambda B: geometry.log(B, base)[:, columns])
+                reach = np.maximum(X.max(axis=0) - base, base - X.min(axis=0))[columns]
+                exponent = int(np.frexp(np.max(reach))[1])
+                C = second_moment(
+                    X, base,
+                    to_tangent=lambda B: np.ldexp(geometry.log(B, base)[:, columns], -exponent),
+                )
             else:
-                C = second_moment(Z[:, columns], 0.0)
-            moments = _DenseMoments(C)
+                Za = Z[:, columns]
+                exponent = int(np.frexp(max(Za.max(), -Za.min()))[1])
+                C = second_moment(np.ldexp(Za, -exponent), 0.0)
+            moments = _DenseMoments(C, np.ldexp(1.0, 2 * exponent))
         else:
-            Za = Z[:, columns]
-            # Unit root-mean-square norm: squared distances neither under- nor
-            # overflow at any data scale.
+            # No copy when every feature varies; Z is not needed past this point.
+            Za = Z if active.all() else Z[:, active]
+            del Z
+            exponent = int(np.frexp(max(Za.max(), -Za.min()))[1])
+            np.ldexp(Za, -exponent, out=Za)
+            # Unit root-mean-square norm for the graph's distances.
             rms = np.sqrt(np.mean(np.einsum("ij,ij->i", Za, Za)))
             Za /= rms
+            rms = np.ldexp(rms, exponent)
             n_neighbors = min(self.n_neighbors, n_samples - 1)
             distances, indices = geometry.kneighbors(X, Za, n_neighbors)
             K, bandwidth = kernel_graph(distances, indices, n_samples)
+            del distances, indices
             if self.kernel == "graph" or self.solver == "averaged":
                 P, degree = metropolis_transition(K, beta, _LAZINESS)
                 pi = stationary_law(degree, beta)
             else:
                 P, pi = None, np.full(n_samples, 1.0 / n_samples)
+            del K
+            with np.errstate(over="ignore"):  # an overflow is reported below
+                unit = np.float64(rms) ** 2
             if self.solver == "averaged":
-                moments = _DenseMoments(second_moment(Za, 0.0, weights=pi) * rms**2)
+                moments = _DenseMoments(second_moment(Za, 0.0, weights=pi), unit)
             else:
                 lambdas = _top_eigenvalues(Za, pi, n_units, rng)
-                moments = _SampleMoments(Za / np.sqrt(lambdas[0]), pi, lambdas[0] * rms**2)
+                if not lambdas[0] > 0.0:
+                    raise ValueError(
+                        f"X has zero variance under the spatial measure at temperature="
+                        f"{self.temperature}: it sits on samples at the mean. Raise "
+                        "temperature."
+                    )
+                Za /= np.sqrt(lambdas[0])
+                with np.errstate(over="ignore"):
+                    moments = _SampleMoments(Za, pi, lambdas[0] * unit)
+        # Bessel correction with the measure's (Kish) effective sample size;
+        # n / (n - 1) at temperature=1, as in PCA.
+        n_eff = n_samples if pi is None else 1.0 / np.sum(pi**2)
+        bessel = n_eff / (n_eff - 1.0) if n_eff > 1.0 + 1e-9 else 1.0
+        with np.errstate(over="ignore"):
+            total_variance = np.float64(moments.total()) * moments.unit * bessel
+        if not total_variance <= np.finfo(X.dtype).max:
+            raise ValueError(
+                f"X's values are too large: their variance overflows {X.dtype}. "
+                "Rescale X (for example with StandardScaler) before fitting."
+            )
 
         eta = _AUTO_LEARNING_RATE if self.learning_rate == "auto" else self.learning_rate
         common = dict(n_components=n_units, rule=self.rule, learning_rate=eta,
@@ -458,12 +495,11 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 fast_process=fast_process, **common,
             )
         self._warn_dynamics(result)
-        n_eff = n_samples if pi is None else 1.0 / np.sum(pi**2)
-        self._store(X.dtype, geometry, base, active, result, moments, n_eff)
+        self._store(X.dtype, geometry, base, active, result, moments, bessel)
         self.stationary_measure_ = np.full(n_samples, 1.0 / n_samples) if pi is None else pi
         return X
 
-    def _store(self, dtype, geometry, base, active, result, moments, n_eff):
+    def _store(self, dtype, geometry, base, active, result, moments, bessel):
         """Turn the learned subspace into the fitted attributes (as PCA's)."""
         k = self.n_components
         n_units = result.subspace.shape[1]
@@ -486,16 +522,16 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             -1.0,
             1.0,
         )
-        # Bessel correction with the measure's (Kish) effective sample size;
-        # n / (n - 1) at temperature=1, as in PCA.
-        bessel = n_eff / (n_eff - 1.0) if n_eff > 1.0 + 1e-9 else 1.0
-        total_variance = moments.total() * bessel
-        explained = ritz_values * bessel
+        # Ritz values are in the moments' scaled units: the ratios are taken
+        # there (they exist at any data scale), the variances in data units.
+        with np.errstate(over="ignore"):
+            total_variance = np.float64(moments.total()) * moments.unit * bessel
+            explained = ritz_values * moments.unit * bessel
         self.components_ = components.astype(dtype, copy=False)
         self.mean_ = base.astype(dtype, copy=False)
         self.n_components_ = k
         self.explained_variance_ = explained.astype(dtype, copy=False)
-        self.explained_variance_ratio_ = (explained / total_variance).astype(dtype, copy=False)
+        self.explained_variance_ratio_ = (ritz_values / moments.total()).astype(dtype, copy=False)
         rest = geometry.dim - k
         self.noise_variance_ = (
             float(max(total_variance - explained.sum(), 0.0) / rest) if rest > 0 else 0.0
@@ -603,18 +639,22 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self._warn_dynamics(result)
         geometry = resolve_geometry("euclidean", d)
         base = state["reference"] + shift
+        count = state["count"]
         self._store(X.dtype, geometry, base, np.ones(d, dtype=bool), result,
-                    _DenseMoments(C), state["count"])
+                    _DenseMoments(C), count / (count - 1.0) if count > 1 else 1.0)
         return self
 
     def _warn_dynamics(self, result):
         if result.diverged:
+            advice = (
+                "Plain Hebbian learning has no normaliser: use rule='sanger' or rule='oja'."
+                if self.rule == "hebbian"
+                else "Lower learning_rate or raise n_walkers."
+            )
             warnings.warn(
                 f"The Hebbian weights diverged (norm above 1e12) after "
                 f"{result.n_iter} updates with rule={self.rule!r}; the run was "
-                "stopped and components_ is the direction the weights took. "
-                "Plain Hebbian learning has no normaliser: use rule='sanger' "
-                "or rule='oja'.",
+                f"stopped and components_ is the direction the weights took. {advice}",
                 ConvergenceWarning,
             )
             return
@@ -822,11 +862,16 @@ def _top_eigenvalues(Z, pi, k, rng):
     Lanczos (``eigsh``) on an implicit operator otherwise; they serve the
     coordinate scale and the Lyapunov log, not the learned subspace.
     """
-    d = Z.shape[1]
+    n, d = Z.shape
     if rng is None:
         rng = np.random.default_rng(0)
     if d <= 256 or k >= d - 1:
-        C = (Z * pi[:, None]).T @ Z
+        # Row blocks of at most 2**20 entries: no n x d temporary.
+        block = max(1, 2**20 // d)
+        C = np.zeros((d, d))
+        for start in range(0, n, block):
+            Zb = Z[start : start + block]
+            C += (Zb * pi[start : start + block, None]).T @ Zb
         return np.clip(linalg.eigvalsh(C)[::-1][:k], 0.0, None)
     from scipy.sparse.linalg import LinearOperator, eigsh
 
@@ -838,9 +883,9 @@ def _top_eigenvalues(Z, pi, k, rng):
 class _SampleMoments:
     """Second moment ``C_pi`` held implicitly as weighted scaled coordinates.
 
-    ``C_pi = unit * Z^T diag(pi) Z``, with ``Z`` scaled so that its top
-    eigenvalue is about 1 (the dynamics' units) and ``unit`` converting back
-    to the data's squared units.
+    ``C_pi = unit * Z^T diag(pi) Z``: ``Z`` is scaled so that its top
+    eigenvalue is 1 (the dynamics' units); ``project`` and ``total`` work in
+    those units and ``unit`` converts to the data's squared units.
     """
 
     def __init__(self, Z, pi, unit):
@@ -851,17 +896,17 @@ class _SampleMoments:
 
     def project(self, U):
         Y = self.Z @ U
-        return (Y * self.pi[:, None]).T @ Y * self.unit
+        return (Y * self.pi[:, None]).T @ Y
 
     def total(self):
-        return float(np.einsum("ij,ij,i->", self.Z, self.Z, self.pi)) * self.unit
+        return float(np.einsum("ij,ij,i->", self.Z, self.Z, self.pi))
 
 
 class _DenseMoments:
-    """Second moment ``C_pi`` as an explicit ``d x d`` matrix, in data units."""
+    """Second moment ``C_pi = unit * C`` as an explicit ``d x d`` matrix."""
 
-    def __init__(self, C):
-        self.C = C
+    def __init__(self, C, unit=1.0):
+        self.C, self.unit = C, unit
 
     def project(self, U):
         return U.T @ self.C @ U

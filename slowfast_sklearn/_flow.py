@@ -122,7 +122,7 @@ class GraphWalkers:
         else:
             self.positions = np.array(positions_init, dtype=np.intp)
             self.rho = np.bincount(self.positions, minlength=n) / self.positions.shape[0]
-        self.PT = P.T.tocsr()
+        self.PT = P.T  # a CSC view of P: no transposed copy
         self.sampler = row_sampler(P)
         self.kl_live = kl_divergence(self.rho, pi) > 0.0
 
@@ -455,7 +455,7 @@ def mean_field_flow(
         step_guard = rule != "hebbian"
     W = rng.standard_normal((d, k)) / np.sqrt(d) if weights_init is None else np.array(weights_init, dtype=np.float64)
     rho = np.full(n, 1.0 / n) if rho_init is None else np.asarray(rho_init, dtype=np.float64)
-    PT = P.T.tocsr()
+    PT = P.T  # a CSC view of P: no transposed copy
     offset = float(np.sum(top_eigenvalues)) if top_eigenvalues is not None else 0.0
     logs, log_steps, changes = [], [], []
     previous = orthonormalize(W)

@@ -109,19 +109,24 @@ def metropolis_transition(K, beta=1.0, laziness=0.1):
     log_deg = np.log(safe_degree)
     rows = np.repeat(np.arange(n), np.diff(K.indptr))
     cols = K.indices
-    log_ratio = (beta - 2.0) * (log_deg[cols] - log_deg[rows])
-    accept = np.exp(np.minimum(log_ratio, 0.0))
-    moves = K.data / safe_degree[rows] * accept
+    # In place, one edge-sized array at a time (memory: the graph of a
+    # large data set is the biggest object fit builds).
+    accept = log_deg[cols]
+    accept -= log_deg[rows]
+    accept *= beta - 2.0
+    np.minimum(accept, 0.0, out=accept)
+    np.exp(accept, out=accept)
+    moves = K.data / safe_degree[rows]
+    moves *= accept
+    del accept
     stay = 1.0 - np.bincount(rows, weights=moves, minlength=n)
+    del rows
     diag = laziness + (1.0 - laziness) * np.clip(stay, 0.0, 1.0)
-    P = sp.csr_array(
-        (
-            np.concatenate([(1.0 - laziness) * moves, diag]),
-            (np.concatenate([rows, np.arange(n)]), np.concatenate([cols, np.arange(n)])),
-        ),
-        shape=(n, n),
-    )
-    P.sum_duplicates()
+    moves *= 1.0 - laziness
+    # Same sparsity as K (no diagonal) plus the diagonal: a sparse sum of
+    # disjoint patterns, which copies the values exactly.
+    P = sp.csr_array((moves, cols, K.indptr), shape=(n, n)) + sp.diags_array(diag, format="csr")
+    P = sp.csr_array(P)
     P.sort_indices()
     return P, degree
 
@@ -139,12 +144,15 @@ def stationary_law(degree, beta=1.0):
     Returns
     -------
     pi : ndarray of shape (n_samples,)
-        Probability vector; uniform when ``beta == 1``.
+        Positive probability vector; uniform when ``beta == 1``.
     """
     degree = np.asarray(degree, dtype=np.float64)
     safe = np.where(degree > 0, degree, 1.0)
     log_w = (beta - 1.0) * np.log(safe)
-    w = np.exp(log_w - log_w.max())
+    # Floored at the smallest normal float: a weight that underflows (a
+    # sample of tiny degree at low temperature) stays positive, so the law
+    # keeps the chain's support and KL(rho || pi) stays finite.
+    w = np.maximum(np.exp(log_w - log_w.max()), np.finfo(np.float64).tiny)
     return w / w.sum()
 
 
@@ -188,11 +196,14 @@ def row_sampler(P):
     P = sp.csr_array(P)
     n = P.shape[0]
     rows = np.repeat(np.arange(n), np.diff(P.indptr))
-    off = P.indices != rows
+    # Stored zeros (moves whose Metropolis acceptance underflowed) are never
+    # taken; a row without any positive move only holds still.
+    off = (P.indices != rows) & (P.data > 0)
     stay = np.zeros(n)
     np.add.at(stay, rows[~off], P.data[~off])
     rows, targets, data = rows[off], P.indices[off], P.data[off]
     length = np.bincount(rows, minlength=n)
+    stay[length == 0] = 1.0
     start = np.concatenate([[0], np.cumsum(length)[:-1]])
     row_max = np.zeros(n)
     np.maximum.at(row_max, rows, data)

@@ -1,0 +1,304 @@
+"""Property-based tests: the estimator's promises on generated hostile input.
+
+``tests/test_estimator.py`` checks hand-picked bad inputs; here hypothesis
+draws them (see ``_strategies.py``): 2 to 40 samples, 1 to 6 features,
+float32 and float64, scales 1e-8..1e8, offsets up to 1e6, duplicated rows,
+rank-deficient and heavy-tailed data, and the main parameters.  Every test
+is parametrised over the manifold cases, so a new manifold only needs a new
+strategy.
+
+ConvergenceWarning: generated data rarely have a spectral gap after the
+``n_components``-th eigenvalue (isotropic, rank-deficient or duplicated
+samples) and the generated budgets are tiny (``max_iter`` from 1), so the
+learned subspace is often not identifiable and the estimator rightly says
+that it still moves.  These tests therefore record ConvergenceWarnings
+instead of failing on them, and assert what they say (a Sanger/Oja run
+never reports divergence); every other warning is still an error.
+"""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from _strategies import MANIFOLD_CASES, problems
+from hypothesis import assume, given, note
+from hypothesis import strategies as st
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+
+from slowfast_sklearn import CoupledFlowEmbedding
+from slowfast_sklearn._geometry import MANIFOLDS
+
+FITTED_ARRAYS = (
+    "components_",
+    "mean_",
+    "explained_variance_",
+    "explained_variance_ratio_",
+    "stationary_measure_",
+    "weights_",
+    "lyapunov_",
+)
+#: Attributes documented to carry the input's dtype.
+DTYPE_ARRAYS = ("components_", "mean_", "explained_variance_", "explained_variance_ratio_")
+
+manifolds = pytest.mark.parametrize("manifold", sorted(MANIFOLD_CASES))
+
+
+def fit_recording(problem):
+    """Fit on ``problem``; return (estimator or ValueError, ConvergenceWarning messages)."""
+    est = CoupledFlowEmbedding(problem.n_components, **problem.params)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("error")
+        warnings.simplefilter("always", ConvergenceWarning)
+        try:
+            est.fit(problem.X)
+        except ValueError as error:
+            return error, []
+    messages = [str(w.message) for w in caught]
+    note(f"ConvergenceWarnings: {messages}")
+    return est, messages
+
+
+def expected_error(X, n_components):
+    """The ValueError a fit must raise, decided from the data alone (or None)."""
+    if n_components > min(X.shape):
+        return "n_components"
+    if np.all(X == X[0]):
+        return "zero variance"
+    return None
+
+
+def well_resolved(X):
+    """Some feature varies by far more than the rounding of its values."""
+    spread = np.ptp(X, axis=0).astype(np.float64)
+    magnitude = np.abs(X).max(axis=0).astype(np.float64)
+    return bool(np.any(spread > 1e3 * np.finfo(X.dtype).eps * magnitude))
+
+
+def fitted_or_skip(problem):
+    """A successful fit (others are covered by test_fit_succeeds_or_names_the_problem)."""
+    est, messages = fit_recording(problem)
+    assume(not isinstance(est, ValueError))
+    return est, messages
+
+
+def rowwise_tolerance(est, X):
+    """Rounding bound for one feature: a length-d dot product, cast to X's dtype."""
+    Z = X.astype(np.float64) - est.mean_.astype(np.float64)
+    bound = 8 * X.shape[1] * np.finfo(X.dtype).eps * float(np.abs(Z).max())
+    if est.whiten:
+        floor = np.finfo(X.dtype).tiny
+        bound /= float(np.sqrt(max(est.explained_variance_.astype(np.float64).min(), floor)))
+    return bound + np.finfo(X.dtype).tiny
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="in progress: the curved manifolds (merged from issue 3) have no "
+    "ManifoldCase yet, so the property tests cover 'euclidean' only",
+)
+def test_every_manifold_has_a_case():
+    """Each manifold the package offers has a data strategy here."""
+    assert set(MANIFOLD_CASES) == set(MANIFOLDS)
+
+
+@manifolds
+@given(data=st.data())
+def test_fit_succeeds_or_names_the_problem(manifold, data):
+    """fit succeeds, or raises a ValueError naming the input or parameter at fault.
+
+    The two errors decidable from the data alone must be raised; a fit on
+    data that varies well above rounding must succeed.
+    """
+    problem = data.draw(problems(manifold))
+    X_before = problem.X.copy()
+    est, messages = fit_recording(problem)
+    # The input is never modified, whatever happens.
+    np.testing.assert_array_equal(problem.X, X_before)
+    expected = expected_error(problem.X, problem.n_components)
+    if isinstance(est, ValueError):
+        message = str(est)
+        if expected is not None:
+            assert expected in message
+        else:
+            assert not well_resolved(problem.X), message
+            assert "X" in message, message
+        return
+    assert expected is None, f"fit should have raised about {expected}"
+    # The step guard tames every learning rate of Sanger's and Oja's rules.
+    assert not any("diverged" in m for m in messages), messages
+    assert not any("collapsed" in m for m in messages), messages
+
+
+@manifolds
+@given(data=st.data())
+def test_fitted_state_is_finite_orthonormal_and_typed(manifold, data):
+    """After a fit every fitted array and every output is finite, components_
+    are orthonormal in the base point's metric, and dtypes follow the input."""
+    problem = data.draw(problems(manifold, too_many_components=False))
+    X = problem.X
+    est, _ = fitted_or_skip(problem)
+    k = problem.n_components
+    for name in FITTED_ARRAYS:
+        value = getattr(est, name)
+        assert np.all(np.isfinite(value)), name
+    assert np.isfinite(est.noise_variance_) and est.noise_variance_ >= 0
+    for name in DTYPE_ARRAYS:
+        assert getattr(est, name).dtype == X.dtype, name
+    assert est.components_.shape == (k, X.shape[1])
+
+    V = est.components_.astype(np.float64)
+    G = MANIFOLD_CASES[manifold].metric(est.mean_.astype(np.float64))
+    np.testing.assert_allclose(V @ G @ V.T, np.eye(k), rtol=0, atol=1e-6)
+
+    # Variances are non-negative, sorted, and capture at most the total.
+    ev = est.explained_variance_.astype(np.float64)
+    assert np.all(ev >= 0) and np.all(np.diff(ev) <= 1e-6 * max(ev[0], 0))
+    ratio = est.explained_variance_ratio_.astype(np.float64)
+    assert np.all(ratio >= 0) and ratio.sum() <= 1 + 1e-5
+    pi = est.stationary_measure_
+    assert np.all(pi >= 0) and abs(pi.sum() - 1) < 1e-12
+    assert 1 <= est.n_iter_ <= problem.params["max_iter"]
+    assert est.lyapunov_.shape == (est.lyapunov_steps_.shape[0], 3)
+
+    out = est.transform(X)
+    assert out.dtype == X.dtype and out.shape == (X.shape[0], k)
+    assert np.all(np.isfinite(out))
+    back = est.inverse_transform(out)
+    assert back.dtype == X.dtype and np.all(np.isfinite(back))
+    fresh = clone(est)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        out_fit = fresh.fit_transform(X)
+    assert out_fit.dtype == X.dtype
+    np.testing.assert_allclose(out_fit, out, rtol=0, atol=rowwise_tolerance(est, X))
+
+
+@manifolds
+@given(data=st.data())
+def test_transform_is_rowwise(manifold, data):
+    """A row's features do not depend on the other rows of the batch."""
+    problem = data.draw(problems(manifold, too_many_components=False))
+    X = problem.X
+    est, _ = fitted_or_skip(problem)
+    full = est.transform(X)
+    n = X.shape[0]
+    subset = data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=n), label="rows")
+    # Other rows of any size around: far away, tiny, or repeated.
+    others = data.draw(
+        st.sampled_from([1e6, 1e-6, 0.0]), label="other_rows_scale"
+    ) * np.ones((3, X.shape[1]), dtype=X.dtype)
+    batch = np.concatenate([X[subset], others]).astype(X.dtype)
+    atol = rowwise_tolerance(est, X)
+    np.testing.assert_allclose(est.transform(X[subset]), full[subset], rtol=0, atol=atol)
+    np.testing.assert_allclose(est.transform(batch)[: len(subset)], full[subset], rtol=0, atol=atol)
+    i = subset[0]
+    np.testing.assert_allclose(est.transform(X[i : i + 1])[0], full[i], rtol=0, atol=atol)
+
+
+@manifolds
+@given(data=st.data())
+def test_global_rescaling(manifold, data):
+    """Rescaling Euclidean data by c leaves the subspace and the run unchanged
+    and scales the features by c (by 1 when whitened), the variances by c**2.
+
+    c is a power of two: then every floating-point operation of the fit
+    scales exactly, so the whole run is bit-identical (rescaling by other
+    factors rounds the data differently, and the two runs then differ by
+    their statistical error; tests/test_robustness.py checks those on
+    well-separated spectra).
+    """
+    case = MANIFOLD_CASES[manifold]
+    if not case.rescalable:
+        pytest.skip(f"{manifold} is not closed under rescaling")
+    problem = data.draw(problems(manifold, too_many_components=False))
+    est, _ = fitted_or_skip(problem)
+    c = 2.0 ** data.draw(st.integers(-20, 20), label="log2_c")
+    X, Xc = problem.X, (problem.X * c).astype(problem.X.dtype)
+    scaled, _ = fit_recording(type(problem)(Xc, problem.n_components, problem.params))
+    assert not isinstance(scaled, ValueError), scaled
+
+    np.testing.assert_array_equal(scaled.components_, est.components_)
+    np.testing.assert_array_equal(scaled.lyapunov_, est.lyapunov_)
+    np.testing.assert_array_equal(scaled.stationary_measure_, est.stationary_measure_)
+    np.testing.assert_array_equal(scaled.explained_variance_ratio_, est.explained_variance_ratio_)
+    np.testing.assert_array_equal(scaled.mean_, est.mean_ * c)
+    # Exact but for variances in the subnormal range (float32 data at 1e-20).
+    tiny = np.finfo(X.dtype).tiny
+    np.testing.assert_allclose(
+        scaled.explained_variance_,
+        est.explained_variance_ * c**2,
+        rtol=4 * np.finfo(X.dtype).eps,
+        atol=tiny * max(1.0, c**2),
+    )
+    factor = 1.0 if est.whiten else c
+    # Whitening divides by sqrt(max(variance, tiny)): a component whose
+    # variance is subnormal in either fit (rank-deficient data) is not
+    # rescaled exactly, so only the others are compared.
+    exact = (est.explained_variance_ >= tiny) & (scaled.explained_variance_ >= tiny)
+    columns = exact if est.whiten else np.ones_like(exact)
+    np.testing.assert_allclose(
+        scaled.transform(Xc)[:, columns],
+        est.transform(X)[:, columns] * factor,
+        rtol=0,
+        atol=rowwise_tolerance(scaled, Xc),
+    )
+
+
+@manifolds
+@given(data=st.data())
+def test_same_seed_is_bit_identical(manifold, data):
+    """Same random_state: bit-identical runs across refits, clones and pickles."""
+    problem = data.draw(problems(manifold, too_many_components=False))
+    first, _ = fitted_or_skip(problem)
+    X = problem.X
+
+    def refit(est):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return est.fit(X)
+
+    unfitted = CoupledFlowEmbedding(problem.n_components, **problem.params)
+    runs = {
+        "refit": refit(CoupledFlowEmbedding(problem.n_components, **problem.params)),
+        "clone": refit(clone(first)),
+        "pickled-unfitted": refit(pickle.loads(pickle.dumps(unfitted))),
+        "pickled-fitted": pickle.loads(pickle.dumps(first)),
+    }
+    for label, other in runs.items():
+        for name in ("components_", "lyapunov_", "weights_", "explained_variance_"):
+            np.testing.assert_array_equal(getattr(other, name), getattr(first, name), err_msg=label)
+        assert other.n_iter_ == first.n_iter_, label
+        np.testing.assert_array_equal(other.transform(X), first.transform(X), err_msg=label)
+
+
+@manifolds
+@given(data=st.data())
+def test_plain_hebbian_never_returns_nan(manifold, data):
+    """rule='hebbian' has no normaliser: its explosion is reported, never NaN."""
+    problem = data.draw(problems(manifold, rules=("hebbian",), too_many_components=False))
+    est, messages = fitted_or_skip(problem)
+    for name in FITTED_ARRAYS:
+        assert np.all(np.isfinite(getattr(est, name))), name
+    assert np.all(np.isfinite(est.transform(problem.X)))
+    diverged = any("diverged" in m for m in messages)
+    if diverged:
+        assert not est.converged_ and est.n_iter_ < problem.params["max_iter"]
+    else:
+        # The run stopped below the divergence threshold.
+        assert np.abs(est.weights_).max() < 1e12
+
+
+@given(params=st.data())
+def test_repr_and_get_params_round_trip(params):
+    """eval(repr(est)) rebuilds an estimator with the same parameters."""
+    from _strategies import fit_params
+
+    drawn = params.draw(fit_params(rules=("sanger", "oja", "hebbian", "trace")))
+    drawn["n_components"] = params.draw(st.integers(1, 50))
+    est = CoupledFlowEmbedding(**drawn)
+    rebuilt = eval(repr(est), {"CoupledFlowEmbedding": CoupledFlowEmbedding})
+    assert rebuilt.get_params() == est.get_params()
+    assert rebuilt.get_params() == {**CoupledFlowEmbedding().get_params(), **drawn}
+    assert CoupledFlowEmbedding(**est.get_params()).get_params() == est.get_params()
