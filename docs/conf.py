@@ -139,7 +139,13 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version", "theme-version"],
 }
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
+# Pages without sub-pages get the full width (the comparison table needs it).
+html_sidebars = {
+    page: []
+    for page in ("index", "getting_started", "user_guide", "theory", "comparison", "design-notes")
+}
 html_show_sourcelink = False
 
 # -- Generated pages -----------------------------------------------------------
