@@ -1,4 +1,5 @@
-"""The documentation builds with warnings as errors (skipped without the ``docs`` extra).
+"""The documentation builds with warnings as errors (skipped without the ``docs`` extra),
+and what its pages claim about the repository stays true.
 
 The build here skips executing the gallery (``plot_gallery=0``): the
 examples themselves run in ``test_examples.py``, and ``.ci/run`` builds the
@@ -8,6 +9,8 @@ checkout.
 """
 
 import os
+import ast
+import re
 import shutil
 import subprocess
 import sys
@@ -15,15 +18,14 @@ from pathlib import Path
 
 import pytest
 
-for _module in ("sphinx", "numpydoc", "sphinx_gallery", "pydata_sphinx_theme", "myst_parser"):
-    pytest.importorskip(_module)
-
 ROOT = Path(__file__).resolve().parent.parent
 GENERATED = ("_build", "_generated", "auto_examples", "gen_modules", "generated")
 
 
 @pytest.fixture(scope="module")
 def html(tmp_path_factory):
+    for module in ("sphinx", "numpydoc", "sphinx_gallery", "pydata_sphinx_theme", "myst_parser"):
+        pytest.importorskip(module)
     work = tmp_path_factory.mktemp("docs")
     shutil.copytree(
         ROOT / "docs",
@@ -66,7 +68,7 @@ def test_gallery_lists_every_example(html):
         assert f"{example.stem}.html" in index, example.stem
 
 
-def test_getting_started_has_the_readme_commands(html):
+def test_getting_started_has_the_readme_commands():
     readme = (ROOT / "README.md").read_text()
     page = (ROOT / "docs" / "getting_started.rst").read_text()
     commands = [line for line in readme.splitlines() if line.startswith("python -m venv")]
@@ -80,3 +82,27 @@ def test_intersphinx_targets_configured():
     source = (ROOT / "docs" / "conf.py").read_text()
     for project in ("sklearn", "numpy", "scipy", "geomstats"):
         assert f'"{project}": ("https://' in source, project
+
+
+def _defined_tests():
+    names = {}
+    for path in (ROOT / "tests").glob("test_*.py"):
+        tree = ast.parse(path.read_text())
+        names[path.name] = {
+            node.name for node in tree.body
+            if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+        }
+    return names
+
+
+def test_theory_page_cites_existing_tests():
+    """Every test the theory page maps a result to exists under that name."""
+    page = (ROOT / "docs" / "theory.rst").read_text()
+    defined = _defined_tests()
+    everywhere = set().union(*defined.values())
+    qualified = re.findall(r"tests/(test_\w+\.py)::(test_\w+)", page)
+    assert len(qualified) >= 10
+    for module, name in qualified:
+        assert name in defined.get(module, ()), f"{module}::{name}"
+    for name in re.findall(r"``(test_\w+)``", page):
+        assert name in everywhere, name
