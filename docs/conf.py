@@ -76,7 +76,6 @@ sphinx_gallery_conf = {
     "filename_pattern": "/plot_",
     "doc_module": ("slowfast_sklearn",),
     "backreferences_dir": "gen_modules/backreferences",
-    "reference_url": {"slowfast_sklearn": None},
     "within_subsection_order": "FileNameSortKey",
     "download_all_examples": False,
     "remove_config_comments": True,
