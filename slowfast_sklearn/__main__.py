@@ -1,10 +1,16 @@
-"""Command line: ``python -m slowfast_sklearn demo [--plot FILE]``.
+"""Command line: ``python -m slowfast_sklearn {demo,embed}``.
 
-The demo fits PCA, FastICA and :class:`CoupledFlowEmbedding` on
+``demo [--plot FILE]`` fits PCA, FastICA and :class:`CoupledFlowEmbedding` on
 scikit-learn's bundled digits data and prints one table row per method.
+
+``embed INPUT -o OUTPUT [options]`` fits :class:`CoupledFlowEmbedding` on the
+samples of a CSV or ``.npy`` file and writes their features to a CSV (with the
+feature names as header) or ``.npy`` file.
 """
 
 import argparse
+import csv
+import os
 import sys
 import time
 import warnings
@@ -149,6 +155,286 @@ def _plot(fitted, y, path):
     plt.close(fig)
 
 
+class InputError(ValueError):
+    """A data file that cannot be read as a numeric matrix."""
+
+
+def _is_npy(path):
+    return os.fspath(path).lower().endswith(".npy")
+
+
+def read_matrix(path):
+    """Read a 2-D numeric array from a ``.npy`` or a CSV file.
+
+    A CSV file may start with a header row: the first row is taken as column
+    names when any of its cells is not a number.  Every other row must hold
+    the same number of numeric cells.
+
+    Parameters
+    ----------
+    path : str
+        File to read; ``.npy`` (case-insensitive) is loaded with
+        :func:`numpy.load` (no pickles), anything else is parsed as CSV.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        The samples, as float64.
+    columns : list of str or None
+        The header's column names, or None when the file has no header.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read or does not hold a 2-D numeric matrix.
+    """
+    if _is_npy(path):
+        try:
+            X = np.load(path, allow_pickle=False)
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise InputError(f"{path} is not a readable .npy file: {exc}") from None
+        if X.ndim != 2:
+            raise InputError(f"{path} holds a {X.ndim}-D array; expected 2-D (samples x features)")
+        if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool) or np.iscomplexobj(X):
+            raise InputError(f"{path} holds {X.dtype} data; expected real numbers")
+        return X.astype(np.float64), None
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.reader(handle)
+            rows = [
+                (reader.line_num, row) for row in reader if any(c.strip() for c in row)
+            ]
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a UTF-8 text (CSV) file") from None
+    except csv.Error as exc:
+        raise InputError(f"{path} is not valid CSV: {exc}") from None
+    if not rows:
+        raise InputError(f"{path} is empty")
+    columns = None
+    if any(cell.strip() and not _is_number(cell) for cell in rows[0][1]):
+        columns = [cell.strip() for cell in rows[0][1]]
+        rows = rows[1:]
+        if not rows:
+            raise InputError(f"{path} has a header but no data rows")
+    width = len(rows[0][1])
+    if columns is not None and len(columns) != width:
+        raise InputError(
+            f"{path}: the header has {len(columns)} names but line {rows[0][0]} has {width} cells"
+        )
+    values = np.empty((len(rows), width))
+    for i, (line, row) in enumerate(rows):
+        if len(row) != width:
+            raise InputError(
+                f"{path}, line {line}: {len(row)} cells, expected {width} "
+                "(every row needs the same number of columns)"
+            )
+        for j, cell in enumerate(row):
+            try:
+                values[i, j] = float(cell)
+            except ValueError:
+                raise InputError(
+                    f"{path}, line {line}, column {j + 1}: {cell.strip()!r} is not a number"
+                ) from None
+    return values, columns
+
+
+def _is_number(cell):
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def write_features(path, features, names):
+    """Write features to ``.npy`` or to CSV with a header of feature names.
+
+    Parameters
+    ----------
+    path : str
+        Output file; ``.npy`` writes a NumPy array, any other name a CSV file.
+    features : ndarray of shape (n_samples, n_components)
+        The features.
+    names : array-like of str of shape (n_components,)
+        Column names for the CSV header.
+    """
+    try:
+        if _is_npy(path):
+            np.save(path, features)
+        else:
+            with open(path, "w", newline="", encoding="utf-8") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(list(names))
+                writer.writerows(features.tolist())
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _learning_rate(text):
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"must lie in (0, 1), got {value}")
+    return value
+
+
+def _tol(text):
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
+    if not value >= 0.0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def run_embed(args, out=None, err=None):
+    """The ``embed`` subcommand: read, fit, transform, write.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed options of the ``embed`` subcommand.
+    out, err : file-like, default=None
+        Where the summary line and the warnings/errors go; None means
+        ``sys.stdout`` and ``sys.stderr``.
+
+    Returns
+    -------
+    status : int
+        0 on success, 1 when the input cannot be read or fitted.
+    """
+    from ._estimator import CoupledFlowEmbedding
+
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
+    try:
+        X, _ = read_matrix(args.input)
+        est = CoupledFlowEmbedding(
+            n_components=args.n_components,
+            rule=args.rule,
+            temperature=args.temperature,
+            n_neighbors=args.n_neighbors,
+            n_walkers=args.n_walkers,
+            learning_rate=args.learning_rate,
+            max_iter=args.max_iter,
+            tol=args.tol,
+            solver=args.solver,
+            whiten=args.whiten,
+            random_state=args.random_state,
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            start = time.perf_counter()
+            features = est.fit_transform(X)
+            seconds = time.perf_counter() - start
+        for w in caught:
+            # One line per warning (a ConvergenceWarning, say), no source line.
+            print(f"warning: {w.category.__name__}: {w.message}", file=err)
+        write_features(args.output, features, est.get_feature_names_out())
+    except (ValueError, TypeError) as exc:
+        message = " ".join(str(exc).split())
+        print(f"error: {message}", file=err)
+        return 1
+    print(
+        f"wrote {features.shape[0]} x {features.shape[1]} features to {args.output} "
+        f"(fit {seconds:.2f} s, {est.n_iter_} updates, converged={est.converged_})",
+        file=out,
+    )
+    return 0
+
+
+def _add_embed_parser(sub):
+    from ._estimator import CoupledFlowEmbedding
+    from ._hebbian import RULES
+
+    defaults = CoupledFlowEmbedding().get_params()
+    embed = sub.add_parser(
+        "embed",
+        help="fit CoupledFlowEmbedding on a CSV or .npy file and write the features",
+        description=(
+            "Fit CoupledFlowEmbedding on the samples (rows) of INPUT and write their "
+            "features to OUTPUT. Errors on unreadable or non-numeric files are reported "
+            "in one line with exit status 1."
+        ),
+    )
+    embed.add_argument(
+        "input",
+        metavar="INPUT",
+        help="samples x features: a .npy file (2-D numeric array) or a CSV file; a CSV "
+        "first row with any non-numeric cell is read as a header of column names",
+    )
+    embed.add_argument(
+        "-o", "--output", metavar="OUTPUT", required=True,
+        help="where to write the features: .npy for a NumPy array, any other name for "
+        "CSV with a header row of feature names (coupledflowembedding0, ...)",
+    )
+    embed.add_argument(
+        "--n-components", type=int, default=defaults["n_components"], metavar="K",
+        help="number of features to learn (default: %(default)s)",
+    )
+    embed.add_argument(
+        "--temperature", type=float, default=defaults["temperature"], metavar="T",
+        help="temperature of the spatial measure q**(1/T): T > 1 flattens it, T < 1 "
+        "concentrates it on dense regions, 1 weighs every sample equally (default: %(default)s)",
+    )
+    embed.add_argument(
+        "--rule", choices=RULES, default=defaults["rule"],
+        help="Hebbian rule of the slow process: sanger (ordered components), oja "
+        "(orthonormal basis of the subspace); hebbian and trace are ablations that "
+        "explode or collapse (default: %(default)s)",
+    )
+    embed.add_argument(
+        "--n-neighbors", type=int, default=defaults["n_neighbors"], metavar="N",
+        help="neighbours per sample in the walkers' kNN graph (default: %(default)s)",
+    )
+    embed.add_argument(
+        "--n-walkers", type=int, default=defaults["n_walkers"], metavar="N",
+        help="number of walkers (the fast process); each weight update averages over "
+        "them (default: %(default)s)",
+    )
+    embed.add_argument(
+        "--learning-rate", type=_learning_rate, default=defaults["learning_rate"],
+        metavar="ETA", help="step size of the weights in units of 1/lambda_1: 'auto' "
+        "(0.2) or a number in (0, 1) (default: %(default)s)",
+    )
+    embed.add_argument(
+        "--solver", choices=["stochastic", "mean_field", "averaged"],
+        default=defaults["solver"],
+        help="integrator of the coupled flow: walkers, their exact law, or the averaged "
+        "flow (fast, for large data) (default: %(default)s)",
+    )
+    embed.add_argument(
+        "--max-iter", type=int, default=defaults["max_iter"], metavar="N",
+        help="most weight updates (default: %(default)s)",
+    )
+    embed.add_argument(
+        "--tol", type=_tol, default=defaults["tol"], metavar="RAD",
+        help="convergence threshold in radians, or 'auto' (0.03 for the stochastic "
+        "solver, 1e-6 for the deterministic ones) (default: %(default)s)",
+    )
+    embed.add_argument(
+        "--random-state", type=int, default=0, metavar="SEED",
+        help="seed of the walkers and initial weights; the same seed gives the same "
+        "output (default: %(default)s)",
+    )
+    embed.add_argument(
+        "--whiten", action="store_true",
+        help="scale each feature to unit variance under the spatial measure",
+    )
+    return embed
+
+
 def main(argv=None):
     """Entry point of ``python -m slowfast_sklearn``."""
     parser = argparse.ArgumentParser(
@@ -162,9 +448,12 @@ def main(argv=None):
     demo.add_argument("--n-components", type=int, default=2, help="features to learn (default 2)")
     demo.add_argument("--random-state", type=int, default=0, help="seed (default 0)")
     demo.add_argument("--plot", metavar="FILE", help="write a PNG of the embeddings and Lyapunov terms")
+    _add_embed_parser(sub)
     args = parser.parse_args(argv)
     if args.command == "demo":
         run_demo(args.n_components, args.random_state, args.plot)
+    elif args.command == "embed":
+        return run_embed(args)
     return 0
 
 

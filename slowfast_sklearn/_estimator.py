@@ -15,6 +15,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
 
 from ._averaged import averaged_flow, second_moment
 from ._flow import FlowResult, coupled_flow, mean_field_flow
@@ -472,7 +473,12 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 split_angle=np.array([bound]), positions=None,
             )
         elif self.solver == "mean_field":
-            result = mean_field_flow(moments.Z, P, pi, top_eigenvalues=moments.top(n_units), **common)
+            # Thousands of small products: BLAS threads only contend (4-40x
+            # slower on 2 cores), so the loops run on one.
+            with threadpool_limits(1, user_api="blas"):
+                result = mean_field_flow(
+                    moments.Z, P, pi, top_eigenvalues=moments.top(n_units), **common
+                )
         else:
             fast_process = None
             if self.kernel == "langevin":
@@ -489,11 +495,12 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                     geometry, X, coordinates, moments.Z, sigma2, _LANGEVIN_STEP * sigma2, beta,
                     self.n_walkers, rng,
                 )
-            result = coupled_flow(
-                moments.Z, P, pi, n_walkers=self.n_walkers, walk_steps=self.walk_steps,
-                walker_lifetime=self.walker_lifetime, top_eigenvalues=moments.top(n_units),
-                fast_process=fast_process, **common,
-            )
+            with threadpool_limits(1, user_api="blas"):
+                result = coupled_flow(
+                    moments.Z, P, pi, n_walkers=self.n_walkers, walk_steps=self.walk_steps,
+                    walker_lifetime=self.walker_lifetime, top_eigenvalues=moments.top(n_units),
+                    fast_process=fast_process, **common,
+                )
         self._warn_dynamics(result)
         self._store(X.dtype, geometry, base, active, result, moments, bessel)
         self.stationary_measure_ = np.full(n_samples, 1.0 / n_samples) if pi is None else pi
