@@ -24,7 +24,8 @@ from scipy import linalg
 __all__ = ["second_moment", "averaged_flow"]
 
 
-def second_moment(X, base, weights=None, to_tangent=None, block_bytes=2**23):
+def second_moment(X, base, weights=None, to_tangent=None, block_bytes=2**23, exponent=0,
+                  columns=None):
     """``C = sum_i w_i z_i z_i^T`` of tangent coordinates, one pass over row blocks.
 
     Parameters
@@ -32,7 +33,8 @@ def second_moment(X, base, weights=None, to_tangent=None, block_bytes=2**23):
     X : ndarray of shape (n_samples, n_features)
         Samples (any float dtype; never copied whole).
     base : ndarray of shape (n_features,) or float
-        Base point ``b``; ``z_i = x_i - b`` unless ``to_tangent`` is given.
+        Base point ``b``; ``z_i = (x_i - b) * 2**-exponent`` unless
+        ``to_tangent`` is given.
     weights : ndarray of shape (n_samples,), default=None
         Probability weights; uniform (``1 / n``) when None.
     to_tangent : callable, default=None
@@ -40,6 +42,11 @@ def second_moment(X, base, weights=None, to_tangent=None, block_bytes=2**23):
         ``(rows, dim)``); overrides ``x - b``.
     block_bytes : int, default=8 MiB
         Size of the float64 block held at a time.
+    exponent : int, default=0
+        Exact power-of-two scaling of the centred coordinates, applied
+        before squaring (keeps extreme data finite).
+    columns : ndarray of bool of shape (n_features,), default=None
+        Features to keep; all when None.
 
     Returns
     -------
@@ -48,18 +55,32 @@ def second_moment(X, base, weights=None, to_tangent=None, block_bytes=2**23):
     """
     n, d = X.shape
     rows = max(1, block_bytes // (8 * d))
+    if to_tangent is None:
+        if columns is not None and not np.all(columns):
+            base = np.broadcast_to(base, (d,))[columns]
+        else:
+            columns = None
+        width = d if columns is None else int(np.sum(columns))
+        # One reused buffer: no allocation (and page faults) per block.
+        buffer = np.empty((min(rows, n), width))
     C = None
     for start in range(0, n, rows):
         block = X[start : start + rows]
         if to_tangent is None:
-            block = np.asarray(block, dtype=np.float64) - base
+            Zb = buffer[: block.shape[0]]
+            np.subtract(block if columns is None else block[:, columns], base, out=Zb)
+            if exponent:
+                np.ldexp(Zb, -exponent, out=Zb)
         else:
-            block = to_tangent(block)
+            Zb = to_tangent(block)
         if weights is not None:
-            part = (block * weights[start : start + rows, None]).T @ block
+            part = (Zb * weights[start : start + rows, None]).T @ Zb
         else:
-            part = block.T @ block
-        C = part if C is None else C + part
+            part = Zb.T @ Zb
+        if C is None:
+            C = part
+        else:
+            C += part
     if weights is None:
         C /= n
     return C

@@ -385,7 +385,11 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         # Features with no spread cannot carry a component: keep them out of
         # the dynamics so they get exactly zero weight.  The floor is relative
         # to each coordinate's magnitude, so it does not depend on units.
-        spread = np.ptp(X if Z is None else Z, axis=0)
+        if Z is None:
+            high, low = X.max(axis=0), X.min(axis=0)
+            spread = high - low
+        else:
+            spread = np.ptp(Z, axis=0)
         active = spread > geometry.rounding_floor(base, X.dtype)
         if not active.any():
             raise ValueError(
@@ -402,11 +406,15 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         if stream:
             pi = None
             if Z is None:
-                reach = np.maximum(X.max(axis=0) - base, base - X.min(axis=0))[columns]
+                reach = np.maximum(high - base, base - low)[columns]
                 exponent = int(np.frexp(np.max(reach))[1])
+                # Scaling only matters near the ends of the float range.
+                exponent = exponent if abs(exponent) > 400 else 0
+                # Blocks of at most 2% of X (and 8 MiB): the extra memory
+                # stays a small fraction of the input.
                 C = second_moment(
-                    X, base,
-                    to_tangent=lambda B: np.ldexp(geometry.log(B, base)[:, columns], -exponent),
+                    X, base, exponent=exponent, columns=active,
+                    block_bytes=int(min(2**23, max(2**16, 0.02 * X.nbytes))),
                 )
             else:
                 Za = Z[:, columns]
