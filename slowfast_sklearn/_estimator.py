@@ -18,11 +18,17 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ._averaged import averaged_flow, second_moment
-from ._flow import FlowResult, coupled_flow, mean_field_flow
+from ._flow import CHECK_EVERY, FlowResult, coupled_flow, mean_field_flow
 from ._geometry import MANIFOLDS, is_matrix_manifold, resolve_geometry
 from ._hebbian import RULES
 from ._langevin import LangevinWalkers
 from ._spatial import kernel_graph, metropolis_transition, stationary_law
+
+try:  # scikit-learn's callback API (1.9 on); older versions fit without it.
+    from sklearn.callback import CallbackSupportMixin
+except ImportError:  # pragma: no cover
+    class CallbackSupportMixin:  # noqa: D101
+        pass
 
 __all__ = ["CoupledFlowEmbedding"]
 
@@ -39,7 +45,9 @@ _COLLAPSE_RATIO = 0.05
 _LANGEVIN_STEP = 0.25
 
 
-class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class CoupledFlowEmbedding(
+    CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Principal subspace learned by coupled slow-fast Hebbian dynamics.
 
     Walkers (the fast process) move over the training samples by a
@@ -142,7 +150,13 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Seed of the only random generator used (walker moves, initial
         weights).  Pass an int for reproducible results.
     verbose : int, default=0
-        Print one line per checkpoint (every 50 weight updates) when positive.
+        When positive, print one line per checkpoint: every 50 weight updates
+        for ``"stochastic"`` and ``"mean_field"`` (update, subspace change,
+        the three Lyapunov terms), every iteration for ``"averaged"`` and
+        :meth:`partial_fit` (the Davis-Kahan bound).  For progress bars and
+        other hooks, scikit-learn's callbacks (``sklearn.callback``, 1.9 on)
+        can be set with ``set_callbacks``: the fit is a task and each block
+        of updates between checkpoints a subtask.
 
     Attributes
     ----------
@@ -461,11 +475,15 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             )
 
         eta = _AUTO_LEARNING_RATE if self.learning_rate == "auto" else self.learning_rate
+        per_task = 1 if self.solver == "averaged" else CHECK_EVERY
+        tasks = _CheckpointTasks(self, X, -(-self.max_iter // per_task))
         common = dict(n_components=n_units, rule=self.rule, learning_rate=eta,
-                      max_iter=self.max_iter, tol=tol, rng=rng, verbose=self.verbose)
+                      max_iter=self.max_iter, tol=tol, rng=rng, verbose=self.verbose,
+                      checkpoint=tasks)
         if self.solver == "averaged":
             U, _, n_iter, converged, bound, history = averaged_flow(
-                moments.C, n_units, rng=rng, tol=tol, max_iter=self.max_iter
+                moments.C, n_units, rng=rng, tol=tol, max_iter=self.max_iter,
+                verbose=self.verbose, checkpoint=tasks,
             )
             result = FlowResult(
                 weights=U, subspace=U, n_iter=n_iter, converged=converged, diverged=False,
@@ -504,6 +522,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self._warn_dynamics(result)
         self._store(X.dtype, geometry, base, active, result, moments, bessel)
         self.stationary_measure_ = np.full(n_samples, 1.0 / n_samples) if pi is None else pi
+        tasks.close()
         return X
 
     def _store(self, dtype, geometry, base, active, result, moments, bessel):
@@ -635,8 +654,10 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         C = (C + C.T) / 2
         tol = self.tol if self.tol != "auto" else _AUTO_TOL["averaged"]
         start = None if first_pass else self.weights_
+        tasks = _CheckpointTasks(self, X, self.max_iter)
         U, _, n_iter, converged, bound, history = averaged_flow(
-            C, k, rng=rng, tol=tol, max_iter=self.max_iter, start=start
+            C, k, rng=rng, tol=tol, max_iter=self.max_iter, start=start,
+            verbose=self.verbose, checkpoint=tasks,
         )
         result = FlowResult(
             weights=U, subspace=U, n_iter=n_iter, converged=converged, diverged=False,
@@ -649,6 +670,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         count = state["count"]
         self._store(X.dtype, geometry, base, np.ones(d, dtype=bool), result,
                     _DenseMoments(C), count / (count - 1.0) if count > 1 else 1.0)
+        tasks.close()
         return self
 
     def _warn_dynamics(self, result):
@@ -678,6 +700,8 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 "collapse: use rule='sanger' or rule='oja'.",
                 ConvergenceWarning,
             )
+        if not result.converged and result.n_iter < self.max_iter:
+            return  # stopped early by a callback: the caller asked for it
         if not result.converged:
             tol = self.tol if self.tol != "auto" else _AUTO_TOL[self.solver]
             angle = result.split_angle[-1]
@@ -850,6 +874,49 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+class _CheckpointTasks:
+    """Bridge from the flows' checkpoints to scikit-learn's callback API.
+
+    The fit is the root task; each block of weight updates between two
+    checkpoints (one iteration for the averaged solver) is a subtask, begun
+    when the block starts and ended at its checkpoint, where a callback may
+    stop the fit (its ``on_fit_task_end`` returns True).  Without
+    ``sklearn.callback`` (scikit-learn < 1.9) every call is a no-op.
+    """
+
+    def __init__(self, estimator, X, max_subtasks):
+        self.estimator, self.X, self.task = estimator, X, None
+        if not hasattr(estimator, "_init_callback_context"):
+            self.root = None
+            return
+        self.root = estimator._init_callback_context(max_subtasks=max_subtasks)
+        self.root.call_on_fit_task_begin(estimator=estimator, X=X)
+        self._begin()
+
+    def _begin(self):
+        self.task = self.root.subcontext(task_name="checkpoint")
+        self.task.call_on_fit_task_begin(estimator=self.estimator, X=self.X)
+
+    def __call__(self, step, last):
+        if self.root is None:
+            return False
+        stop = self.task.call_on_fit_task_end(estimator=self.estimator, X=self.X)
+        self.task = None
+        if not (stop or last):
+            self._begin()
+        return stop
+
+    def close(self):
+        """End a block cut short (a diverged run) and the fit itself."""
+        if self.root is None:
+            return
+        if self.task is not None:
+            self.task.call_on_fit_task_end(estimator=self.estimator, X=self.X)
+        self.root.call_on_fit_task_end(
+            estimator=self.estimator, X=self.X, reconstruction_attributes={}
+        )
 
 
 def _check_features(X, n_components):
