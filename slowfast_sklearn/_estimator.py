@@ -339,6 +339,22 @@ class CoupledFlowEmbedding(
         TypeError
             If ``X`` is a sparse matrix (as for scikit-learn's dense-only
             estimators); densify it first.
+
+        See Also
+        --------
+        partial_fit : Learn from a stream of batches instead.
+        fit_transform : Fit and return the training features in one call.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, random_state=0).fit(X)
+        >>> bool(emb.converged_), emb.lyapunov_.shape[1]
+        (True, 3)
+        >>> emb.explained_variance_ratio_.round(3)
+        array([0.925, 0.053])
         """
         self._fit(X)
         return self
@@ -363,6 +379,21 @@ class CoupledFlowEmbedding(
         ------
         ValueError
             As :meth:`fit`.
+
+        See Also
+        --------
+        fit : Fit without returning the features.
+        transform : Features of new samples.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, solver="averaged", random_state=0)
+        >>> emb.fit_transform(X)[:2].round(2)
+        array([[-2.68,  0.32],
+               [-2.71, -0.18]])
         """
         X = self._fit(X)
         return self._project(X)
@@ -579,7 +610,10 @@ class CoupledFlowEmbedding(
         its own kNN graph, weighted by the batch's size.  The running base
         point (mean of all samples seen) and second moment are updated with
         each batch, and the averaged slow flow driven by them restarts from
-        the previous weights.  At ``temperature=1`` streaming a data set in
+        the previous weights.  The sums are kept about a fixed shift (the
+        first batch's mean) and corrected to the running mean, the shifted
+        form of the updating formulae of Chan, Golub and LeVeque [1]_ [2]_,
+        so that a large offset does not cancel.  At ``temperature=1`` streaming a data set in
         batches reaches the subspace of a full ``fit``; otherwise the density
         behind the tempering is estimated batch by batch.  As :class:`~sklearn.decomposition.IncrementalPCA`:
         the first batch fixes the features, later batches are checked.
@@ -602,6 +636,36 @@ class CoupledFlowEmbedding(
             If ``manifold`` is not "euclidean"; if the first batch is smaller
             than ``n_components``; if a later batch has a different number of
             features; or for bad values as :meth:`fit`.
+
+        See Also
+        --------
+        fit : Learn from all of ``X`` at once (any solver, any manifold).
+        sklearn.decomposition.IncrementalPCA.partial_fit : The same contract for PCA.
+
+        References
+        ----------
+        .. [1] T. F. Chan, G. H. Golub and R. J. LeVeque, "Updating formulae and a
+           pairwise algorithm for computing sample variances", Technical Report
+           STAN-CS-79-773, Stanford University, 1979.
+        .. [2] T. F. Chan, G. H. Golub and R. J. LeVeque, "Algorithms for
+           computing the sample variance: analysis and recommendations", The
+           American Statistician 37(3), 242-247, 1983.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.decomposition import PCA
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, random_state=0)
+        >>> for batch in np.array_split(X, 3):
+        ...     emb = emb.partial_fit(batch)
+        >>> emb.n_samples_seen_
+        150
+        >>> pca = PCA(n_components=2).fit(X)
+        >>> bool(np.allclose(np.abs(emb.components_), np.abs(pca.components_)))
+        True
         """
         if not (isinstance(self.manifold, str) and self.manifold == "euclidean"):
             raise ValueError(
@@ -738,6 +802,23 @@ class CoupledFlowEmbedding(
             largest deviation) or at the sphere's cut locus of ``mean_``.
         sklearn.exceptions.NotFittedError
             If the estimator is not fitted.
+
+        See Also
+        --------
+        inverse_transform : Map features back to the manifold.
+        fit_transform : Fit and transform the training samples in one call.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+        >>> emb.transform(X[:2]).round(2)
+        array([[-2.68,  0.32],
+               [-2.71, -0.18]])
+        >>> emb.get_feature_names_out()
+        array(['coupledflowembedding0', 'coupledflowembedding1'], dtype=object)
         """
         check_is_fitted(self)
         X = validate_data(self, self._flatten(X), dtype=[np.float64, np.float32], reset=False)
@@ -785,6 +866,23 @@ class CoupledFlowEmbedding(
         ------
         ValueError
             If ``X`` does not have ``n_components_`` columns.
+
+        See Also
+        --------
+        transform : The map this inverts on the learned subspace.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+        >>> emb.inverse_transform(emb.transform(X[:2])).round(2)
+        array([[5.08, 3.52, 1.4 , 0.21],
+               [4.75, 3.16, 1.46, 0.24]])
+        >>> X[:2]
+        array([[5.1, 3.5, 1.4, 0.2],
+               [4.9, 3. , 1.4, 0.2]])
         """
         check_is_fitted(self)
         X = _check_features(X, self.n_components_)
@@ -806,6 +904,29 @@ class CoupledFlowEmbedding(
             orthonormal tangent frame at ``mean_`` (``dim`` the manifold's
             dimension; for ``"euclidean"`` ``V = components_`` and
             ``dim = n_features``).
+
+        See Also
+        --------
+        score_samples : The Gaussian log-density with this covariance.
+        sklearn.decomposition.PCA.get_covariance : The same model for PCA.
+
+        References
+        ----------
+        .. [1] M. E. Tipping and C. M. Bishop, "Probabilistic principal component
+           analysis", J. R. Statist. Soc. B 61(3), 611-622, 1999.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.decomposition import PCA
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+        >>> emb.get_covariance().shape
+        (4, 4)
+        >>> bool(np.allclose(emb.get_covariance(), PCA(n_components=2).fit(X).get_covariance()))
+        True
         """
         check_is_fitted(self)
         V = self._frame_components(resolve_geometry(self.manifold, self.n_features_in_))
@@ -829,6 +950,25 @@ class CoupledFlowEmbedding(
             coordinates at ``mean_`` with covariance :meth:`get_covariance`;
             the noise variance is floored at ``1e-12`` times the total
             variance so that the density exists when the subspace is full.
+
+        See Also
+        --------
+        score : Their mean, what a grid search maximises.
+        get_covariance : The model's covariance.
+
+        References
+        ----------
+        .. [1] M. E. Tipping and C. M. Bishop, "Probabilistic principal component
+           analysis", J. R. Statist. Soc. B 61(3), 611-622, 1999.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+        >>> emb.score_samples(X[:3]).round(3)
+        array([-1.783, -2.179, -1.75 ])
         """
         check_is_fitted(self)
         X = validate_data(self, self._flatten(X), dtype=[np.float64, np.float32], reset=False)
@@ -863,6 +1003,26 @@ class CoupledFlowEmbedding(
         -------
         score : float
             Mean log-likelihood per sample, in nats; higher is better.
+
+        See Also
+        --------
+        score_samples : The log-likelihood of each sample.
+        sklearn.decomposition.PCA.score : The same score for PCA.
+
+        References
+        ----------
+        .. [1] M. E. Tipping and C. M. Bishop, "Probabilistic principal component
+           analysis", J. R. Statist. Soc. B 61(3), 611-622, 1999.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.decomposition import PCA
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+        >>> round(emb.score(X), 4), round(PCA(n_components=2).fit(X).score(X), 4)
+        (-2.6998, -2.6998)
         """
         return float(np.mean(self.score_samples(X)))
 
