@@ -1,7 +1,7 @@
 """
-=================================================
+==================================================
 Data on the sphere: tangent PCA versus ambient PCA
-=================================================
+==================================================
 
 Points on the unit sphere :math:`S^2 \\subset \\mathbb{R}^3` spread along a
 long arc of a great circle (about 75 degrees either side of the centre) and
