@@ -86,7 +86,10 @@ def second_moment(X, base, weights=None, to_tangent=None, block_bytes=2**23, exp
     return C
 
 
-def averaged_flow(C, n_components, *, rng, tol=1e-6, max_iter=1000, oversampling=None, start=None):
+def averaged_flow(
+    C, n_components, *, rng, tol=1e-6, max_iter=1000, oversampling=None, start=None,
+    verbose=0, checkpoint=None,
+):
     """Top-k eigenspace of ``C`` by momentum-accelerated block iteration.
 
     Parameters
@@ -109,6 +112,13 @@ def averaged_flow(C, n_components, *, rng, tol=1e-6, max_iter=1000, oversampling
     start : ndarray of shape (n_features, n_components), default=None
         Warm start: the block begins with these columns (previous weights,
         carried over by ``partial_fit``) completed by random ones.
+    verbose : int, default=0
+        Print one line per iteration (the Davis-Kahan bound and the variance
+        the block captures) when positive.
+    checkpoint : callable, default=None
+        Called as ``checkpoint(iteration, last)`` after every iteration;
+        ``last`` says whether the run ends there anyway.  A true return
+        value stops the run.
 
     Returns
     -------
@@ -135,6 +145,10 @@ def averaged_flow(C, n_components, *, rng, tol=1e-6, max_iter=1000, oversampling
     if m == d or k == d:
         values, vectors = linalg.eigh(C)
         order = np.argsort(values)[::-1][:k]
+        if verbose:
+            print("[CoupledFlowEmbedding] iteration     1  exact eigendecomposition (small C)")
+        if checkpoint is not None:
+            checkpoint(1, True)
         return vectors[:, order], values[order], 1, True, 0.0, np.zeros((1, 3))
     block = rng.standard_normal((d, m))
     if start is not None:
@@ -153,8 +167,15 @@ def averaged_flow(C, n_components, *, rng, tol=1e-6, max_iter=1000, oversampling
         residual = CV @ R[:, :k] - V @ R[:, :k] * values[:k]
         gap = lam_k - lam_out
         bound = np.linalg.norm(residual, 2) / gap if gap > 0 else np.inf
-        if bound < tol:
-            converged = True
+        converged = bound < tol
+        if verbose:
+            print(
+                f"[CoupledFlowEmbedding] iteration {it:5d}  Davis-Kahan bound {bound:.2e} rad"
+                f"  captured variance {captured[-1]:.6e}"
+            )
+        if checkpoint is not None and checkpoint(it, converged or it == max_iter):
+            break
+        if converged:
             break
         # lambda_{m+1} <= lambda_out: heavy-ball coefficient from the block.
         beta = 0.25 * lam_out**2

@@ -18,11 +18,17 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
 from ._averaged import averaged_flow, second_moment
-from ._flow import FlowResult, coupled_flow, mean_field_flow
+from ._flow import CHECK_EVERY, FlowResult, coupled_flow, mean_field_flow
 from ._geometry import MANIFOLDS, is_matrix_manifold, resolve_geometry
 from ._hebbian import RULES
 from ._langevin import LangevinWalkers
 from ._spatial import kernel_graph, metropolis_transition, stationary_law
+
+try:  # scikit-learn's callback API (1.9 on); older versions fit without it.
+    from sklearn.callback import CallbackSupportMixin
+except ImportError:  # pragma: no cover
+    class CallbackSupportMixin:  # noqa: D101
+        pass
 
 __all__ = ["CoupledFlowEmbedding"]
 
@@ -39,7 +45,9 @@ _COLLAPSE_RATIO = 0.05
 _LANGEVIN_STEP = 0.25
 
 
-class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class CoupledFlowEmbedding(
+    CallbackSupportMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Principal subspace learned by coupled slow-fast Hebbian dynamics.
 
     Walkers (the fast process) move over the training samples by a
@@ -142,7 +150,13 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         Seed of the only random generator used (walker moves, initial
         weights).  Pass an int for reproducible results.
     verbose : int, default=0
-        Print one line per checkpoint (every 50 weight updates) when positive.
+        When positive, print one line per checkpoint: every 50 weight updates
+        for ``"stochastic"`` and ``"mean_field"`` (update, subspace change,
+        the three Lyapunov terms), every iteration for ``"averaged"`` and
+        :meth:`partial_fit` (the Davis-Kahan bound).  For progress bars and
+        other hooks, scikit-learn's callbacks (``sklearn.callback``, 1.9 on)
+        can be set with ``set_callbacks``: the fit is a task and each block
+        of updates between checkpoints a subtask.
 
     Attributes
     ----------
@@ -325,6 +339,22 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         TypeError
             If ``X`` is a sparse matrix (as for scikit-learn's dense-only
             estimators); densify it first.
+
+        See Also
+        --------
+        partial_fit : Learn from a stream of batches instead.
+        fit_transform : Fit and return the training features in one call.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, random_state=0).fit(X)
+        >>> bool(emb.converged_), emb.lyapunov_.shape[1]
+        (True, 3)
+        >>> emb.explained_variance_ratio_.round(3)
+        array([0.925, 0.053])
         """
         self._fit(X)
         return self
@@ -349,6 +379,21 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ------
         ValueError
             As :meth:`fit`.
+
+        See Also
+        --------
+        fit : Fit without returning the features.
+        transform : Features of new samples.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, solver="averaged", random_state=0)
+        >>> emb.fit_transform(X)[:2].round(2)
+        array([[-2.68,  0.32],
+               [-2.71, -0.18]])
         """
         X = self._fit(X)
         return self._project(X)
@@ -469,11 +514,15 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             )
 
         eta = _AUTO_LEARNING_RATE if self.learning_rate == "auto" else self.learning_rate
+        per_task = 1 if self.solver == "averaged" else CHECK_EVERY
+        tasks = _CheckpointTasks(self, X, -(-self.max_iter // per_task))
         common = dict(n_components=n_units, rule=self.rule, learning_rate=eta,
-                      max_iter=self.max_iter, tol=tol, rng=rng, verbose=self.verbose)
+                      max_iter=self.max_iter, tol=tol, rng=rng, verbose=self.verbose,
+                      checkpoint=tasks)
         if self.solver == "averaged":
             U, _, n_iter, converged, bound, history = averaged_flow(
-                moments.C, n_units, rng=rng, tol=tol, max_iter=self.max_iter
+                moments.C, n_units, rng=rng, tol=tol, max_iter=self.max_iter,
+                verbose=self.verbose, checkpoint=tasks,
             )
             result = FlowResult(
                 weights=U, subspace=U, n_iter=n_iter, converged=converged, diverged=False,
@@ -512,6 +561,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         self._warn_dynamics(result)
         self._store(X.dtype, geometry, base, active, result, moments, bessel)
         self.stationary_measure_ = np.full(n_samples, 1.0 / n_samples) if pi is None else pi
+        tasks.close()
         return X
 
     def _store(self, dtype, geometry, base, active, result, moments, bessel):
@@ -568,7 +618,10 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         its own kNN graph, weighted by the batch's size.  The running base
         point (mean of all samples seen) and second moment are updated with
         each batch, and the averaged slow flow driven by them restarts from
-        the previous weights.  At ``temperature=1`` streaming a data set in
+        the previous weights.  The sums are kept about a fixed shift (the
+        first batch's mean) and corrected to the running mean, the shifted
+        form of the updating formulae of Chan, Golub and LeVeque [1]_ [2]_,
+        so that a large offset does not cancel.  At ``temperature=1`` streaming a data set in
         batches reaches the subspace of a full ``fit``; otherwise the density
         behind the tempering is estimated batch by batch.  As :class:`~sklearn.decomposition.IncrementalPCA`:
         the first batch fixes the features, later batches are checked.
@@ -591,6 +644,36 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             If ``manifold`` is not "euclidean"; if the first batch is smaller
             than ``n_components``; if a later batch has a different number of
             features; or for bad values as :meth:`fit`.
+
+        See Also
+        --------
+        fit : Learn from all of ``X`` at once (any solver, any manifold).
+        sklearn.decomposition.IncrementalPCA.partial_fit : The same contract for PCA.
+
+        References
+        ----------
+        .. [1] T. F. Chan, G. H. Golub and R. J. LeVeque, "Updating formulae and a
+           pairwise algorithm for computing sample variances", Technical Report
+           STAN-CS-79-773, Stanford University, 1979.
+        .. [2] T. F. Chan, G. H. Golub and R. J. LeVeque, "Algorithms for
+           computing the sample variance: analysis and recommendations", The
+           American Statistician 37(3), 242-247, 1983.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.decomposition import PCA
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, random_state=0)
+        >>> for batch in np.array_split(X, 3):
+        ...     emb = emb.partial_fit(batch)
+        >>> emb.n_samples_seen_
+        150
+        >>> pca = PCA(n_components=2).fit(X)
+        >>> bool(np.allclose(np.abs(emb.components_), np.abs(pca.components_)))
+        True
         """
         if not (isinstance(self.manifold, str) and self.manifold == "euclidean"):
             raise ValueError(
@@ -643,8 +726,10 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         C = (C + C.T) / 2
         tol = self.tol if self.tol != "auto" else _AUTO_TOL["averaged"]
         start = None if first_pass else self.weights_
+        tasks = _CheckpointTasks(self, X, self.max_iter)
         U, _, n_iter, converged, bound, history = averaged_flow(
-            C, k, rng=rng, tol=tol, max_iter=self.max_iter, start=start
+            C, k, rng=rng, tol=tol, max_iter=self.max_iter, start=start,
+            verbose=self.verbose, checkpoint=tasks,
         )
         result = FlowResult(
             weights=U, subspace=U, n_iter=n_iter, converged=converged, diverged=False,
@@ -657,6 +742,7 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         count = state["count"]
         self._store(X.dtype, geometry, base, np.ones(d, dtype=bool), result,
                     _DenseMoments(C), count / (count - 1.0) if count > 1 else 1.0)
+        tasks.close()
         return self
 
     def _warn_dynamics(self, result):
@@ -686,6 +772,8 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
                 "collapse: use rule='sanger' or rule='oja'.",
                 ConvergenceWarning,
             )
+        if not result.converged and result.n_iter < self.max_iter:
+            return  # stopped early by a callback: the caller asked for it
         if not result.converged:
             tol = self.tol if self.tol != "auto" else _AUTO_TOL[self.solver]
             angle = result.split_angle[-1]
@@ -722,6 +810,23 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             largest deviation) or at the sphere's cut locus of ``mean_``.
         sklearn.exceptions.NotFittedError
             If the estimator is not fitted.
+
+        See Also
+        --------
+        inverse_transform : Map features back to the manifold.
+        fit_transform : Fit and transform the training samples in one call.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+        >>> emb.transform(X[:2]).round(2)
+        array([[-2.68,  0.32],
+               [-2.71, -0.18]])
+        >>> emb.get_feature_names_out()
+        array(['coupledflowembedding0', 'coupledflowembedding1'], dtype=object)
         """
         check_is_fitted(self)
         X = validate_data(self, self._flatten(X), dtype=[np.float64, np.float32], reset=False)
@@ -769,6 +874,23 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         ------
         ValueError
             If ``X`` does not have ``n_components_`` columns.
+
+        See Also
+        --------
+        transform : The map this inverts on the learned subspace.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+        >>> emb.inverse_transform(emb.transform(X[:2])).round(2)
+        array([[5.08, 3.52, 1.4 , 0.21],
+               [4.75, 3.16, 1.46, 0.24]])
+        >>> X[:2]
+        array([[5.1, 3.5, 1.4, 0.2],
+               [4.9, 3. , 1.4, 0.2]])
         """
         check_is_fitted(self)
         X = _check_features(X, self.n_components_)
@@ -790,6 +912,29 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             orthonormal tangent frame at ``mean_`` (``dim`` the manifold's
             dimension; for ``"euclidean"`` ``V = components_`` and
             ``dim = n_features``).
+
+        See Also
+        --------
+        score_samples : The Gaussian log-density with this covariance.
+        sklearn.decomposition.PCA.get_covariance : The same model for PCA.
+
+        References
+        ----------
+        .. [1] M. E. Tipping and C. M. Bishop, "Probabilistic principal component
+           analysis", J. R. Statist. Soc. B 61(3), 611-622, 1999.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.decomposition import PCA
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+        >>> emb.get_covariance().shape
+        (4, 4)
+        >>> bool(np.allclose(emb.get_covariance(), PCA(n_components=2).fit(X).get_covariance()))
+        True
         """
         check_is_fitted(self)
         V = self._frame_components(resolve_geometry(self.manifold, self.n_features_in_))
@@ -813,6 +958,25 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
             coordinates at ``mean_`` with covariance :meth:`get_covariance`;
             the noise variance is floored at ``1e-12`` times the total
             variance so that the density exists when the subspace is full.
+
+        See Also
+        --------
+        score : Their mean, what a grid search maximises.
+        get_covariance : The model's covariance.
+
+        References
+        ----------
+        .. [1] M. E. Tipping and C. M. Bishop, "Probabilistic principal component
+           analysis", J. R. Statist. Soc. B 61(3), 611-622, 1999.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+        >>> emb.score_samples(X[:3]).round(3)
+        array([-1.783, -2.179, -1.75 ])
         """
         check_is_fitted(self)
         X = validate_data(self, self._flatten(X), dtype=[np.float64, np.float32], reset=False)
@@ -847,6 +1011,26 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         -------
         score : float
             Mean log-likelihood per sample, in nats; higher is better.
+
+        See Also
+        --------
+        score_samples : The log-likelihood of each sample.
+        sklearn.decomposition.PCA.score : The same score for PCA.
+
+        References
+        ----------
+        .. [1] M. E. Tipping and C. M. Bishop, "Probabilistic principal component
+           analysis", J. R. Statist. Soc. B 61(3), 611-622, 1999.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.decomposition import PCA
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+        >>> round(emb.score(X), 4), round(PCA(n_components=2).fit(X).score(X), 4)
+        (-2.6998, -2.6998)
         """
         return float(np.mean(self.score_samples(X)))
 
@@ -858,6 +1042,49 @@ class CoupledFlowEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+class _CheckpointTasks:
+    """Bridge from the flows' checkpoints to scikit-learn's callback API.
+
+    The fit is the root task; each block of weight updates between two
+    checkpoints (one iteration for the averaged solver) is a subtask, begun
+    when the block starts and ended at its checkpoint, where a callback may
+    stop the fit (its ``on_fit_task_end`` returns True).  Without
+    ``sklearn.callback`` (scikit-learn < 1.9) every call is a no-op.
+    """
+
+    def __init__(self, estimator, X, max_subtasks):
+        self.estimator, self.X, self.task = estimator, X, None
+        if not hasattr(estimator, "_init_callback_context"):
+            self.root = None
+            return
+        self.root = estimator._init_callback_context(max_subtasks=max_subtasks)
+        self.root.call_on_fit_task_begin(estimator=estimator, X=X)
+        self._begin()
+
+    def _begin(self):
+        self.task = self.root.subcontext(task_name="checkpoint")
+        self.task.call_on_fit_task_begin(estimator=self.estimator, X=self.X)
+
+    def __call__(self, step, last):
+        if self.root is None:
+            return False
+        stop = self.task.call_on_fit_task_end(estimator=self.estimator, X=self.X)
+        self.task = None
+        if not (stop or last):
+            self._begin()
+        return stop
+
+    def close(self):
+        """End a block cut short (a diverged run) and the fit itself."""
+        if self.root is None:
+            return
+        if self.task is not None:
+            self.task.call_on_fit_task_end(estimator=self.estimator, X=self.X)
+        self.root.call_on_fit_task_end(
+            estimator=self.estimator, X=self.X, reconstruction_attributes={}
+        )
 
 
 def _check_features(X, n_components):

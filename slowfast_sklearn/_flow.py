@@ -225,6 +225,7 @@ def coupled_flow(
     min_steps=None,
     verbose=0,
     fast_process=None,
+    checkpoint=None,
 ):
     """Run the coupled slow-fast dynamics.
 
@@ -289,6 +290,11 @@ def coupled_flow(
         ``state``; ``None`` builds :class:`GraphWalkers` on ``Z``, ``P``
         (``n_walkers`` and ``positions_init`` are then used).  ``Z`` and
         ``pi`` still define ``C_pi`` of the third Lyapunov term.
+    checkpoint : callable, default=None
+        Called as ``checkpoint(step, last)`` at every checkpoint, after the
+        log line; ``last`` says whether the run ends there anyway.  A true
+        return value stops the run (the estimator passes its bridge to
+        scikit-learn's callbacks here).
 
     Returns
     -------
@@ -354,8 +360,10 @@ def coupled_flow(
                 f"[CoupledFlowEmbedding] step {t:6d}  split angle {splits[-1]:.2e} rad"
                 f"  KL {kl:.3e}  orth {orth:.3e}  subspace gap {gap:.3e}"
             )
-        if streak >= 3 and t >= min_steps:
-            converged = True
+        converged = streak >= 3 and t >= min_steps
+        if checkpoint is not None and checkpoint(t, converged or t >= max_iter):
+            break
+        if converged:
             break
 
     window = [Q for Q, s in zip(snapshots, snapshot_steps) if s > t // 2]
@@ -407,6 +415,7 @@ def mean_field_flow(
     step_guard=None,
     top_eigenvalues=None,
     verbose=0,
+    checkpoint=None,
 ):
     """The coupled flow in its mean-field limit: the walkers' exact law.
 
@@ -442,6 +451,9 @@ def mean_field_flow(
     top_eigenvalues : ndarray of shape (n_components,), default=None
         As in :func:`coupled_flow`.
     verbose : int, default=0
+        Print one line per checkpoint when positive.
+    checkpoint : callable, default=None
+        As in :func:`coupled_flow`.
 
     Returns
     -------
@@ -495,8 +507,10 @@ def mean_field_flow(
                 f"[CoupledFlowEmbedding] step {t:6d}  change {change:.2e} rad"
                 f"  KL {kl:.3e}  orth {orth:.3e}  subspace gap {gap:.3e}"
             )
-        if streak >= 3:
-            converged = True
+        converged = streak >= 3
+        if checkpoint is not None and checkpoint(t, converged or t >= max_iter):
+            break
+        if converged:
             break
     return FlowResult(
         weights=W,
