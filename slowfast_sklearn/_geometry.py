@@ -64,7 +64,10 @@ def _frechet_mean(space, X, init_point):
     from geomstats.learning.frechet_mean import FrechetMean
 
     estimator = FrechetMean(space)
-    estimator.set(max_iter=FRECHET_MAX_ITER, epsilon=FRECHET_EPSILON, init_point=init_point)
+    # On the circle S^1 geomstats returns its exact CircleMean (Hotz and
+    # Huckemann 2015), which has no optimiser to set.
+    if hasattr(estimator, "set"):
+        estimator.set(max_iter=FRECHET_MAX_ITER, epsilon=FRECHET_EPSILON, init_point=init_point)
     return np.asarray(estimator.fit(X).estimate_, dtype=np.float64)
 
 

@@ -335,3 +335,15 @@ def test_log_at_the_cut_locus_raises_instead_of_returning_zero():
     assert np.allclose(Hypersphere(dim=4).metric.log(antipode[0], emb.mean_), 0.0)
     with pytest.raises(ValueError, match="cut locus"):
         emb.transform(antipode)
+
+
+def test_circle_fits_with_the_exact_circle_mean():
+    """n_features=2 is the circle S^1: geomstats' FrechetMean is then a
+    CircleMean with no optimiser to set (the fit raised AttributeError).
+    The mean is the circular mean of the angles, transform the angle to it."""
+    rng = np.random.default_rng(0)
+    t = rng.normal(0.5, 0.3, 30)
+    X = np.column_stack([np.cos(t), np.sin(t)])
+    emb = _quick_fit("hypersphere", X, n_components=1, max_iter=20)
+    np.testing.assert_allclose(np.arctan2(emb.mean_[1], emb.mean_[0]), t.mean(), atol=1e-12)
+    np.testing.assert_allclose(np.abs(emb.transform(X)[:, 0]), np.abs(t - t.mean()), atol=1e-12)
