@@ -756,6 +756,10 @@ class SPDGeometry(EuclideanGeometry):
         M = 0.5 * (M + np.swapaxes(M, 1, 2))
         # Start at the log-Euclidean mean: close, so few iterations.
         init = _sym_fun(_sym_fun(M, np.log).mean(axis=0), np.exp)
+        if self.p == 1:
+            # 1 x 1 matrices commute: the log-Euclidean mean (the geometric
+            # mean) is the Frechet mean; geomstats' SPDMatrices(n=1) fails.
+            return init.ravel()
         b = _frechet_mean(self.space(), M, init)
         return (0.5 * (b + b.T)).ravel()
 

@@ -347,3 +347,15 @@ def test_circle_fits_with_the_exact_circle_mean():
     emb = _quick_fit("hypersphere", X, n_components=1, max_iter=20)
     np.testing.assert_allclose(np.arctan2(emb.mean_[1], emb.mean_[0]), t.mean(), atol=1e-12)
     np.testing.assert_allclose(np.abs(emb.transform(X)[:, 0]), np.abs(t - t.mean()), atol=1e-12)
+
+
+def test_one_by_one_spd_is_the_positive_half_line():
+    """p = 1: positive numbers with d(a, b) = |log(a / b)|.  The mean is the
+    geometric mean, transform the log-ratio to it (geomstats' SPDMatrices(n=1)
+    fails inside its eigh, so the fit raised a numpy matmul ValueError)."""
+    X = np.array([[1.21632], [0.36787945], [2.0], [0.5]])
+    emb = _quick_fit("spd", X, n_components=1, max_iter=20, n_neighbors=2)
+    np.testing.assert_allclose(emb.mean_, [np.exp(np.log(X).mean())], rtol=1e-14)
+    np.testing.assert_allclose(
+        np.abs(emb.transform(X)[:, 0]), np.abs(np.log(X[:, 0] / emb.mean_[0])), atol=1e-12
+    )
