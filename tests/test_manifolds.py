@@ -14,6 +14,7 @@ import pytest
 from _manifold_data import DATA, SPACES, flat
 from geomstats.geometry.hyperboloid import Hyperboloid
 from geomstats.geometry.hypersphere import Hypersphere
+from geomstats.geometry.poincare_ball import PoincareBall
 from geomstats.learning.pca import TangentPCA
 from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
@@ -359,3 +360,27 @@ def test_one_by_one_spd_is_the_positive_half_line():
     np.testing.assert_allclose(
         np.abs(emb.transform(X)[:, 0]), np.abs(np.log(X[:, 0] / emb.mean_[0])), atol=1e-12
     )
+
+
+def test_ball_mean_of_far_apart_samples_near_the_boundary():
+    """Three samples within 1e-6 of the boundary, about 27 apart: geomstats'
+    FrechetMean (fixed step 1) overshot to the boundary and returned NaN
+    (after a RuntimeWarning from its arctanh), so the fit raised 'X has zero
+    variance'.  The Karcher flow with step halving finds the mean."""
+    X = np.array(
+        [[-0.28443822, 0.0, 0.5577979, 0.7797143],
+         [0.38333252, 0.0, 0.7867555, 0.4838078],
+         [-0.4665948, 0.0, -0.08398147, 0.880474]],
+        dtype=np.float32,
+    ).astype(np.float64)
+    emb = _quick_fit("poincare_ball", X, n_components=2, max_iter=5, n_neighbors=1)
+    base = emb.mean_
+    assert np.all(np.isfinite(base)) and base @ base < 1.0
+    # Stationarity with geomstats' log, at the points as the adapter sees
+    # them (kept at norm <= 1 - BALL_MARGIN).
+    norm = np.linalg.norm(X, axis=1, keepdims=True)
+    seen = X * np.minimum(1.0, (1.0 - 1e-6) / norm)
+    logs = np.asarray(PoincareBall(dim=4).metric.log(seen, base)) * 2.0 / (1.0 - base @ base)
+    spread = np.sqrt(np.mean(np.sum(logs**2, axis=1)))
+    assert np.linalg.norm(logs.mean(axis=0)) < 1e-5 * spread
+    assert np.all(np.isfinite(emb.transform(X)))
