@@ -602,7 +602,10 @@ class PoincareBallGeometry(EuclideanGeometry):
         return b
 
     def rounding_floor(self, base, dtype):
-        return 64 * np.finfo(dtype).eps
+        # The rounding of a point near b, |b| eps, in tangent units
+        # (lambda_b times ambient): relative, as in flat space, so that a
+        # small cloud near the origin is not taken for identical samples.
+        return 64 * np.finfo(dtype).eps * np.linalg.norm(base) * 2.0 / (1.0 - base @ base)
 
     @staticmethod
     def _log_pairs(xy, nx, ny):

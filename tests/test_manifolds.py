@@ -384,3 +384,19 @@ def test_ball_mean_of_far_apart_samples_near_the_boundary():
     spread = np.sqrt(np.mean(np.sum(logs**2, axis=1)))
     assert np.linalg.norm(logs.mean(axis=0)) < 1e-5 * spread
     assert np.all(np.isfinite(emb.transform(X)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", [1e-8, 1e-15])
+def test_small_ball_cloud_at_the_origin_is_not_constant(dtype, scale):
+    """Near the origin the ball is flat to rounding: a cloud of radius 1e-8
+    in float32 (or 1e-15 in float64) is well resolved, but an absolute
+    floor of 64 eps in tangent units called it 'zero variance'."""
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((20, 3)) * scale).astype(dtype)
+    emb = _quick_fit("poincare_ball", X, n_components=2, max_iter=20, n_walkers=8)
+    assert emb.components_.dtype == dtype
+    assert np.all(np.isfinite(emb.transform(X)))
+    # Tangent units are lambda_0 = 2 times ambient: variances near 4 scale^2.
+    total = 4.0 * X.astype(np.float64).var(axis=0, ddof=1).sum()
+    assert 0.3 * total < emb.explained_variance_.astype(np.float64).sum() <= 1.01 * total
