@@ -20,8 +20,9 @@ base point ``b`` (``theory.md`` section 1):
 The closed forms of geomstats 2.8's metrics are evaluated in numpy, batched
 over all points at once (geomstats' calls cost about 3x more and return 0 at
 the sphere's cut locus); the tests compare every one with geomstats.  Only
-the Frechet mean calls geomstats, imported lazily so that
-``import slowfast_sklearn`` stays fast.
+the Frechet mean calls geomstats (on the sphere and SPD; the ball runs its
+own Karcher flow), imported lazily so that ``import slowfast_sklearn`` stays
+fast.
 """
 
 import numpy as np
@@ -64,7 +65,10 @@ def _frechet_mean(space, X, init_point):
     from geomstats.learning.frechet_mean import FrechetMean
 
     estimator = FrechetMean(space)
-    estimator.set(max_iter=FRECHET_MAX_ITER, epsilon=FRECHET_EPSILON, init_point=init_point)
+    # On the circle S^1 geomstats returns its exact CircleMean (Hotz and
+    # Huckemann 2015), which has no optimiser to set.
+    if hasattr(estimator, "set"):
+        estimator.set(max_iter=FRECHET_MAX_ITER, epsilon=FRECHET_EPSILON, init_point=init_point)
     return np.asarray(estimator.fit(X).estimate_, dtype=np.float64)
 
 
@@ -565,12 +569,43 @@ class PoincareBallGeometry(EuclideanGeometry):
         return np.where(norm > limit, X * (limit / np.where(norm > 0, norm, 1.0)), X)
 
     def base_point(self, X, weights=None):
-        """Frechet mean (geomstats ``FrechetMean``; unique, the ball is Hadamard)."""
+        """Frechet mean (unique, the ball is Hadamard), by the Karcher flow.
+
+        Steps ``b <- Exp_b(t mean_i Log_b x_i)`` from the extrinsic mean with
+        the closed forms of this class; ``t`` starts at 1 and is halved until
+        the Frechet function (geodesically convex) decreases.  Stops as
+        geomstats' ``FrechetMean`` with the tightened optimiser: squared norm
+        of the tangent mean at most ``FRECHET_EPSILON * dim``.  (geomstats'
+        fixed step overshoots towards the boundary when samples near it are
+        far apart, and its log then returns NaN.)
+        """
         X = self._clip(X)
-        return self._clip(_frechet_mean(self.space(), X, X.mean(axis=0)))
+        b = X.mean(axis=0)
+
+        def frechet(point):
+            return np.mean(self.pair_dist(X, point) ** 2)
+
+        value, step = frechet(b), 1.0
+        for _ in range(FRECHET_MAX_ITER):
+            g = self._log_ambient(X, b).mean(axis=0)
+            if (2.0 / (1.0 - b @ b)) ** 2 * (g @ g) <= FRECHET_EPSILON * self.dim:
+                break
+            while step > 1e-12:
+                candidate = self.exp_at(step * g[None, :], b[None, :])[0]
+                candidate_value = frechet(candidate)
+                if candidate_value <= value:
+                    break
+                step /= 2.0
+            else:
+                break
+            b, value, step = candidate, candidate_value, min(1.0, 2.0 * step)
+        return b
 
     def rounding_floor(self, base, dtype):
-        return 64 * np.finfo(dtype).eps
+        # The rounding of a point near b, |b| eps, in tangent units
+        # (lambda_b times ambient): relative, as in flat space, so that a
+        # small cloud near the origin is not taken for identical samples.
+        return 64 * np.finfo(dtype).eps * np.linalg.norm(base) * 2.0 / (1.0 - base @ base)
 
     @staticmethod
     def _log_pairs(xy, nx, ny):
@@ -753,6 +788,10 @@ class SPDGeometry(EuclideanGeometry):
         M = 0.5 * (M + np.swapaxes(M, 1, 2))
         # Start at the log-Euclidean mean: close, so few iterations.
         init = _sym_fun(_sym_fun(M, np.log).mean(axis=0), np.exp)
+        if self.p == 1:
+            # 1 x 1 matrices commute: the log-Euclidean mean (the geometric
+            # mean) is the Frechet mean; geomstats' SPDMatrices(n=1) fails.
+            return init.ravel()
         b = _frechet_mean(self.space(), M, init)
         return (0.5 * (b + b.T)).ravel()
 

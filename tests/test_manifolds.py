@@ -14,6 +14,7 @@ import pytest
 from _manifold_data import DATA, SPACES, flat
 from geomstats.geometry.hyperboloid import Hyperboloid
 from geomstats.geometry.hypersphere import Hypersphere
+from geomstats.geometry.poincare_ball import PoincareBall
 from geomstats.learning.pca import TangentPCA
 from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
@@ -335,3 +336,67 @@ def test_log_at_the_cut_locus_raises_instead_of_returning_zero():
     assert np.allclose(Hypersphere(dim=4).metric.log(antipode[0], emb.mean_), 0.0)
     with pytest.raises(ValueError, match="cut locus"):
         emb.transform(antipode)
+
+
+def test_circle_fits_with_the_exact_circle_mean():
+    """n_features=2 is the circle S^1: geomstats' FrechetMean is then a
+    CircleMean with no optimiser to set (the fit raised AttributeError).
+    The mean is the circular mean of the angles, transform the angle to it."""
+    rng = np.random.default_rng(0)
+    t = rng.normal(0.5, 0.3, 30)
+    X = np.column_stack([np.cos(t), np.sin(t)])
+    emb = _quick_fit("hypersphere", X, n_components=1, max_iter=20)
+    np.testing.assert_allclose(np.arctan2(emb.mean_[1], emb.mean_[0]), t.mean(), atol=1e-12)
+    np.testing.assert_allclose(np.abs(emb.transform(X)[:, 0]), np.abs(t - t.mean()), atol=1e-12)
+
+
+def test_one_by_one_spd_is_the_positive_half_line():
+    """p = 1: positive numbers with d(a, b) = |log(a / b)|.  The mean is the
+    geometric mean, transform the log-ratio to it (geomstats' SPDMatrices(n=1)
+    fails inside its eigh, so the fit raised a numpy matmul ValueError)."""
+    X = np.array([[1.21632], [0.36787945], [2.0], [0.5]])
+    emb = _quick_fit("spd", X, n_components=1, max_iter=20, n_neighbors=2)
+    np.testing.assert_allclose(emb.mean_, [np.exp(np.log(X).mean())], rtol=1e-14)
+    np.testing.assert_allclose(
+        np.abs(emb.transform(X)[:, 0]), np.abs(np.log(X[:, 0] / emb.mean_[0])), atol=1e-12
+    )
+
+
+def test_ball_mean_of_far_apart_samples_near_the_boundary():
+    """Three samples within 1e-6 of the boundary, about 27 apart: geomstats'
+    FrechetMean (fixed step 1) overshot to the boundary and returned NaN
+    (after a RuntimeWarning from its arctanh), so the fit raised 'X has zero
+    variance'.  The Karcher flow with step halving finds the mean."""
+    X = np.array(
+        [[-0.28443822, 0.0, 0.5577979, 0.7797143],
+         [0.38333252, 0.0, 0.7867555, 0.4838078],
+         [-0.4665948, 0.0, -0.08398147, 0.880474]],
+        dtype=np.float32,
+    ).astype(np.float64)
+    emb = _quick_fit("poincare_ball", X, n_components=2, max_iter=5, n_neighbors=1)
+    base = emb.mean_
+    assert np.all(np.isfinite(base)) and base @ base < 1.0
+    # Stationarity with geomstats' log, at the points as the adapter sees
+    # them (kept at norm <= 1 - BALL_MARGIN).
+    norm = np.linalg.norm(X, axis=1, keepdims=True)
+    seen = X * np.minimum(1.0, (1.0 - 1e-6) / norm)
+    logs = np.asarray(PoincareBall(dim=4).metric.log(seen, base)) * 2.0 / (1.0 - base @ base)
+    spread = np.sqrt(np.mean(np.sum(logs**2, axis=1)))
+    assert np.linalg.norm(logs.mean(axis=0)) < 1e-5 * spread
+    assert np.all(np.isfinite(emb.transform(X)))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", [1e-8, 1e-15])
+def test_small_ball_cloud_at_the_origin_is_not_constant(dtype, scale):
+    """Near the origin the ball is flat to rounding: a cloud of radius 1e-8
+    in float32 (or 1e-15 in float64) is well resolved, but an absolute
+    floor of 64 eps in tangent units called it 'zero variance'."""
+    rng = np.random.default_rng(0)
+    X = (rng.standard_normal((20, 3)) * scale).astype(dtype)
+    emb = _quick_fit("poincare_ball", X, n_components=2, max_iter=20, n_walkers=8)
+    assert emb.components_.dtype == dtype
+    assert np.all(np.isfinite(emb.transform(X)))
+    # Tangent units are lambda_0 = 2 times ambient: variances near 4 scale^2.
+    total = 4.0 * X.astype(np.float64).var(axis=0, ddof=1).sum()
+    assert 0.3 * total < emb.explained_variance_.astype(np.float64).sum() <= 1.01 * total
