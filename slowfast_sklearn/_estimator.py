@@ -430,12 +430,25 @@ class CoupledFlowEmbedding(
         # Features with no spread cannot carry a component: keep them out of
         # the dynamics so they get exactly zero weight.  The floor is relative
         # to each coordinate's magnitude, so it does not depend on units.
+        floor = geometry.rounding_floor(base, X.dtype)
+        C = exponent = None
         if Z is None:
-            high, low = X.max(axis=0), X.min(axis=0)
-            spread = high - low
+            # Streaming C_pi: one pass over X gives the spreads too (their
+            # square roots are the features' standard deviations), unless
+            # the data sit near the ends of the float range.
+            block_bytes = int(min(2**23, max(2**16, 0.02 * X.nbytes)))
+            C = second_moment(X, base, block_bytes=block_bytes)
+            variance = np.diag(C)
+            if np.all(np.isfinite(C)) and variance.max() > 1e-250:
+                active, exponent = np.sqrt(variance) > floor, 0
+            else:
+                high, low = X.max(axis=0), X.min(axis=0)
+                active = high - low > floor
+                reach = np.maximum(high - base, base - low)[active]
+                exponent = int(np.frexp(reach.max() if reach.size else 1.0)[1])
+                C = None
         else:
-            spread = np.ptp(Z, axis=0)
-        active = spread > geometry.rounding_floor(base, X.dtype)
+            active = np.ptp(Z, axis=0) > floor
         if not active.any():
             raise ValueError(
                 "X has zero variance: all samples are (numerically) identical, "
@@ -451,16 +464,11 @@ class CoupledFlowEmbedding(
         if stream:
             pi = None
             if Z is None:
-                reach = np.maximum(high - base, base - low)[columns]
-                exponent = int(np.frexp(np.max(reach))[1])
-                # Scaling only matters near the ends of the float range.
-                exponent = exponent if abs(exponent) > 400 else 0
-                # Blocks of at most 2% of X (and 8 MiB): the extra memory
-                # stays a small fraction of the input.
-                C = second_moment(
-                    X, base, exponent=exponent, columns=active,
-                    block_bytes=int(min(2**23, max(2**16, 0.02 * X.nbytes))),
-                )
+                if C is None:
+                    C = second_moment(X, base, exponent=exponent, columns=active,
+                                      block_bytes=block_bytes)
+                elif not active.all():
+                    C = C[np.ix_(active, active)]
             else:
                 Za = Z[:, columns]
                 exponent = int(np.frexp(max(Za.max(), -Za.min()))[1])

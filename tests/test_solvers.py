@@ -94,3 +94,27 @@ def test_solvers_agree_on_curved_manifolds(manifold):
     s = CoupledFlowEmbedding(solver="stochastic", **kwargs).fit(X)
     assert subspace_angles(a.components_.T, m.components_.T).max() < 1e-6
     assert subspace_angles(a.components_.T, s.components_.T).max() < 0.05
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-20, 1e20, 1e150])
+def test_averaged_solver_at_the_ends_of_the_float_range(data, scale):
+    """The streaming path reads the spreads off C_pi, and falls back to an exact
+    power-of-two pre-scaling when the squares under- or overflow."""
+    X, V = data
+    est = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X * scale)
+    assert subspace_angles(est.components_.T, V[:, :2]).max() < 1e-6
+    reference = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+    np.testing.assert_allclose(est.explained_variance_ratio_, reference.explained_variance_ratio_, rtol=1e-9)
+
+
+def test_averaged_solver_gives_constant_features_zero_weight(data):
+    X, _ = data
+    Xc = X.copy()
+    Xc[:, [1, 5]] = [3.0, -2.0]
+    est = CoupledFlowEmbedding(n_components=3, solver="averaged").fit(Xc)
+    assert np.all(est.components_[:, [1, 5]] == 0.0)
+    Z = np.delete(Xc, [1, 5], axis=1)
+    Z = Z - Z.mean(axis=0)
+    V = np.zeros((X.shape[1], 3))
+    V[np.setdiff1d(np.arange(X.shape[1]), [1, 5])] = eigh(Z.T @ Z)[1][:, ::-1][:, :3]
+    assert subspace_angles(est.components_.T, V).max() < 1e-6
