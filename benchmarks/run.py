@@ -169,7 +169,7 @@ def methods(name, X, k):
             # scikit-learn 1.9.1's own whitening returns perfectly correlated
             # sources on digits; PCA-whitening first is the same model.
             pca = PCA(k, whiten=True).fit(X)
-            ica = FastICA(k, whiten=False, random_state=0).fit(pca.transform(X))
+            ica = FastICA(whiten=False, random_state=0).fit(pca.transform(X))
             unmixing = ica.components_ @ (pca.components_ / np.sqrt(pca.explained_variance_)[:, None])
             return unmixing.T
 
