@@ -528,14 +528,9 @@ class CoupledFlowEmbedding(
                       max_iter=self.max_iter, tol=tol, rng=rng, verbose=self.verbose,
                       checkpoint=tasks)
         if self.solver == "averaged":
-            U, _, n_iter, converged, bound, history = averaged_flow(
+            result = _averaged_result(
                 moments.C, n_units, rng=rng, tol=tol, max_iter=self.max_iter,
                 verbose=self.verbose, checkpoint=tasks,
-            )
-            result = FlowResult(
-                weights=U, subspace=U, n_iter=n_iter, converged=converged, diverged=False,
-                lyapunov=history, lyapunov_steps=np.arange(len(history)),
-                split_angle=np.array([bound]), positions=None,
             )
         elif self.solver == "mean_field":
             # Thousands of small products: BLAS threads only contend (4-40x
@@ -735,14 +730,9 @@ class CoupledFlowEmbedding(
         tol = self.tol if self.tol != "auto" else _AUTO_TOL["averaged"]
         start = None if first_pass else self.weights_
         tasks = _CheckpointTasks(self, X, self.max_iter)
-        U, _, n_iter, converged, bound, history = averaged_flow(
+        result = _averaged_result(
             C, k, rng=rng, tol=tol, max_iter=self.max_iter, start=start,
             verbose=self.verbose, checkpoint=tasks,
-        )
-        result = FlowResult(
-            weights=U, subspace=U, n_iter=n_iter, converged=converged, diverged=False,
-            lyapunov=history, lyapunov_steps=np.arange(len(history)),
-            split_angle=np.array([bound]), positions=None,
         )
         self._warn_dynamics(result)
         geometry = resolve_geometry("euclidean", d)
@@ -1103,6 +1093,16 @@ def _check_features(X, n_components):
             f"{n_components} (n_components_)."
         )
     return X
+
+
+def _averaged_result(C, n_components, **kwargs):
+    """Run :func:`averaged_flow` and package it as the integrators' ``FlowResult``."""
+    U, _, n_iter, converged, bound, history = averaged_flow(C, n_components, **kwargs)
+    return FlowResult(
+        weights=U, subspace=U, n_iter=n_iter, converged=converged, diverged=False,
+        lyapunov=history, lyapunov_steps=np.arange(len(history)),
+        split_angle=np.array([bound]), positions=None,
+    )
 
 
 def _top_eigenvalues(Z, pi, k, rng):

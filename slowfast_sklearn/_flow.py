@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import subspace_angles
 
-from ._hebbian import hebbian_step, orthonormalize
+from ._hebbian import hebbian_step, hebbian_update, orthonormalize
 from ._spatial import kl_divergence, row_sampler, step_walkers, systematic_positions
 
 __all__ = [
@@ -355,11 +355,7 @@ def coupled_flow(
             splits.append(angle)
             streak = streak + 1 if angle < tol else 0
         if verbose:
-            kl, orth, gap = logs[-1]
-            print(
-                f"[CoupledFlowEmbedding] step {t:6d}  split angle {splits[-1]:.2e} rad"
-                f"  KL {kl:.3e}  orth {orth:.3e}  subspace gap {gap:.3e}"
-            )
+            _report(t, "split angle", splits[-1], logs[-1])
         converged = streak >= 3 and t >= min_steps
         if checkpoint is not None and checkpoint(t, converged or t >= max_iter):
             break
@@ -487,7 +483,7 @@ def mean_field_flow(
         CW = Z.T @ (Y * rho[:, None])
         A = Y.T @ (Y * rho[:, None])
         with np.errstate(over="ignore", invalid="ignore"):
-            W_new = _mean_field_step(W, CW, A, learning_rate, rule, step_guard)
+            W_new = hebbian_update(W, CW, A, learning_rate, rule, step_guard)
         if not np.abs(W_new).max() < DIVERGENCE_NORM:
             diverged = True
             break
@@ -502,11 +498,7 @@ def mean_field_flow(
         changes.append(change)
         streak = streak + 1 if change < tol else 0
         if verbose:
-            kl, orth, gap = logs[-1]
-            print(
-                f"[CoupledFlowEmbedding] step {t:6d}  change {change:.2e} rad"
-                f"  KL {kl:.3e}  orth {orth:.3e}  subspace gap {gap:.3e}"
-            )
+            _report(t, "change", change, logs[-1])
         converged = streak >= 3
         if checkpoint is not None and checkpoint(t, converged or t >= max_iter):
             break
@@ -525,13 +517,10 @@ def mean_field_flow(
     )
 
 
-def _mean_field_step(W, CW, A, learning_rate, rule, step_guard):
-    """Hebbian step from exact moments ``C W`` and ``W^T C W``."""
-    from ._hebbian import _normaliser, spectral_norm_bound
-
-    update = CW.copy()
-    N = _normaliser(A, rule)
-    if N is not None:
-        update -= W @ N
-    eta = learning_rate / max(1.0, spectral_norm_bound(W)) if step_guard else learning_rate
-    return W + eta * update
+def _report(step, label, angle, terms):
+    """One verbose line per checkpoint: the stopping statistic and the Lyapunov terms."""
+    kl, orth, gap = terms
+    print(
+        f"[CoupledFlowEmbedding] step {step:6d}  {label} {angle:.2e} rad"
+        f"  KL {kl:.3e}  orth {orth:.3e}  subspace gap {gap:.3e}"
+    )

@@ -18,7 +18,7 @@ normaliser ``N`` chosen by the rule:
 
 import numpy as np
 
-__all__ = ["RULES", "hebbian_step", "spectral_norm_bound", "orthonormalize"]
+__all__ = ["RULES", "hebbian_step", "hebbian_update", "spectral_norm_bound", "orthonormalize"]
 
 RULES = ("sanger", "oja", "hebbian", "trace")
 
@@ -86,9 +86,37 @@ def hebbian_step(W, Z, learning_rate, rule, step_guard=True):
     """
     n = Z.shape[0]
     Y = Z @ W
-    update = Z.T @ Y
-    update /= n
-    A = Y.T @ Y / n
+    return hebbian_update(W, Z.T @ Y / n, Y.T @ Y / n, learning_rate, rule, step_guard)
+
+
+def hebbian_update(W, CW, A, learning_rate, rule, step_guard=True):
+    """The Hebbian update from the moments ``C W`` and ``W^T C W``.
+
+    Shared by the walkers (``C`` their batch second moment, via
+    :func:`hebbian_step`) and the mean-field flow (``C`` the second moment
+    under the walkers' exact law).
+
+    Parameters
+    ----------
+    W : ndarray of shape (n_features, n_components)
+        Current weights.
+    CW : ndarray of shape (n_features, n_components)
+        ``C W``.
+    A : ndarray of shape (n_components, n_components)
+        ``W^T C W``.
+    learning_rate : float
+        Step size ``eta``.
+    rule : {"sanger", "oja", "hebbian", "trace"}
+        Normaliser of the update.
+    step_guard : bool, default=True
+        As in :func:`hebbian_step`.
+
+    Returns
+    -------
+    W_new : ndarray of shape (n_features, n_components)
+        ``W + eta (C W - W N(A))``, a new array.
+    """
+    update = np.array(CW, dtype=np.float64)
     N = _normaliser(A, rule)
     if N is not None:
         update -= W @ N
