@@ -22,6 +22,7 @@ from ._flow import CHECK_EVERY, FlowResult, coupled_flow, mean_field_flow
 from ._geometry import MANIFOLDS, is_matrix_manifold, resolve_geometry
 from ._hebbian import RULES
 from ._langevin import LangevinWalkers
+from ._rows import CentredRows, projected_moment, row_blocks, weighted_total
 from ._spatial import kernel_graph, metropolis_transition, stationary_law
 
 try:  # scikit-learn's callback API (1.9 on); older versions fit without it.
@@ -43,6 +44,9 @@ _AUTO_TOL = {"stochastic": 0.03, "mean_field": 1e-6, "averaged": 1e-6}
 _COLLAPSE_RATIO = 0.05
 #: kernel="langevin": step h = _LANGEVIN_STEP * sigma**2 (theory.md section 2).
 _LANGEVIN_STEP = 0.25
+#: Above this size (bytes of float64 coordinates) the stochastic solver
+#: reads flat data's walker batches off X instead of a centred copy.
+_ON_DEMAND_BYTES = 2**25
 
 
 class CoupledFlowEmbedding(
@@ -478,16 +482,28 @@ class CoupledFlowEmbedding(
             # No copy when every feature varies; Z is not needed past this point.
             Za = Z if active.all() else Z[:, active]
             del Z
+            # An exact power-of-two scale, so that squares neither overflow
+            # nor underflow and rescaling X by 2**m changes nothing.
             exponent = int(np.frexp(max(Za.max(), -Za.min()))[1])
             np.ldexp(Za, -exponent, out=Za)
-            # Unit root-mean-square norm for the graph's distances.
-            rms = np.sqrt(np.mean(np.einsum("ij,ij->i", Za, Za)))
-            Za /= rms
-            rms = np.ldexp(rms, exponent)
             n_neighbors = min(self.n_neighbors, n_samples - 1)
             distances, indices = geometry.kneighbors(X, Za, n_neighbors)
+            # The walkers of flat data read their rows straight off X: on a
+            # large data set the n x d copy would be as big as X itself.
+            on_demand = (
+                geometry.name == "euclidean" and self.kernel == "graph"
+                and self.solver == "stochastic" and Za.nbytes > _ON_DEMAND_BYTES
+                and abs(exponent) < 900
+            )
+            if on_demand:
+                del Za
+                Za = CentredRows(X, base, active, np.ldexp(1.0, -exponent))
             K, bandwidth = kernel_graph(distances, indices, n_samples)
             del distances, indices
+            if geometry.name == "euclidean" and self.kernel == "langevin":
+                # Flat neighbours were found in the scaled coordinates; the
+                # Langevin walkers move in X's units.
+                bandwidth = float(np.ldexp(bandwidth, 2 * exponent))
             if self.kernel == "graph" or self.solver == "averaged":
                 P, degree = metropolis_transition(K, beta, _LAZINESS)
                 pi = stationary_law(degree, beta)
@@ -495,7 +511,7 @@ class CoupledFlowEmbedding(
                 P, pi = None, np.full(n_samples, 1.0 / n_samples)
             del K
             with np.errstate(over="ignore"):  # an overflow is reported below
-                unit = np.float64(rms) ** 2
+                unit = np.ldexp(1.0, 2 * exponent)
             if self.solver == "averaged":
                 moments = _DenseMoments(second_moment(Za, 0.0, weights=pi), unit)
             else:
@@ -506,7 +522,12 @@ class CoupledFlowEmbedding(
                         f"{self.temperature}: it sits on samples at the mean. Raise "
                         "temperature."
                     )
-                Za /= np.sqrt(lambdas[0])
+                # Top eigenvalue 1: the dynamics' units.
+                scale = 1.0 / np.sqrt(lambdas[0])
+                if on_demand:
+                    Za = CentredRows(X, base, active, np.ldexp(scale, -exponent))
+                else:
+                    Za *= scale
                 with np.errstate(over="ignore"):
                     moments = _SampleMoments(Za, pi, lambdas[0] * unit)
         # Bessel correction with the measure's (Kish) effective sample size;
@@ -542,7 +563,7 @@ class CoupledFlowEmbedding(
         else:
             fast_process = None
             if self.kernel == "langevin":
-                coordinate_scale = rms * np.sqrt(lambdas[0])
+                coordinate_scale = np.ldexp(np.sqrt(lambdas[0]), exponent)
 
                 def coordinates(points):
                     Zw, keep = geometry.walker_log(points, base)
@@ -1116,16 +1137,21 @@ def _top_eigenvalues(Z, pi, k, rng):
     if rng is None:
         rng = np.random.default_rng(0)
     if d <= 256 or k >= d - 1:
-        # Row blocks of at most 2**20 entries: no n x d temporary.
-        block = max(1, 2**20 // d)
         C = np.zeros((d, d))
-        for start in range(0, n, block):
-            Zb = Z[start : start + block]
-            C += (Zb * pi[start : start + block, None]).T @ Zb
+        for rows in row_blocks(n, d):
+            Zb = Z[rows]
+            C += (Zb * pi[rows, None]).T @ Zb
         return np.clip(linalg.eigvalsh(C)[::-1][:k], 0.0, None)
     from scipy.sparse.linalg import LinearOperator, eigsh
 
-    op = LinearOperator((d, d), matvec=lambda v: Z.T @ (pi * (Z @ v)), dtype=np.float64)
+    def matvec(v):
+        out = np.zeros(d)
+        for rows in row_blocks(n, d):
+            Zb = Z[rows]
+            out += Zb.T @ (pi[rows] * (Zb @ v.ravel()))
+        return out
+
+    op = LinearOperator((d, d), matvec=matvec, dtype=np.float64)
     vals = eigsh(op, k=k, which="LA", return_eigenvectors=False, v0=rng.standard_normal(d))
     return np.clip(np.sort(vals)[::-1], 0.0, None)
 
@@ -1133,7 +1159,8 @@ def _top_eigenvalues(Z, pi, k, rng):
 class _SampleMoments:
     """Second moment ``C_pi`` held implicitly as weighted scaled coordinates.
 
-    ``C_pi = unit * Z^T diag(pi) Z``: ``Z`` is scaled so that its top
+    ``C_pi = unit * Z^T diag(pi) Z``: ``Z`` (an array or
+    :class:`~slowfast_sklearn._rows.CentredRows`) is scaled so that its top
     eigenvalue is 1 (the dynamics' units); ``project`` and ``total`` work in
     those units and ``unit`` converts to the data's squared units.
     """
@@ -1145,11 +1172,10 @@ class _SampleMoments:
         return _top_eigenvalues(self.Z, self.pi, k, None)
 
     def project(self, U):
-        Y = self.Z @ U
-        return (Y * self.pi[:, None]).T @ Y
+        return projected_moment(self.Z, self.pi, U)
 
     def total(self):
-        return float(np.einsum("ij,ij,i->", self.Z, self.Z, self.pi))
+        return weighted_total(self.Z, self.pi)
 
 
 class _DenseMoments:

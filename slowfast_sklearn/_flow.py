@@ -20,6 +20,7 @@ import numpy as np
 from scipy.linalg import subspace_angles
 
 from ._hebbian import hebbian_step, hebbian_update, orthonormalize
+from ._rows import projected_moment
 from ._spatial import kl_divergence, row_sampler, step_walkers, systematic_positions
 
 __all__ = [
@@ -199,9 +200,7 @@ def averaged_subspace(snapshots, n_components, start=None, n_power=0):
 
 def _captured_variance(Z, pi, W):
     """``tr(P_W C_pi)`` for ``C_pi = Z^T diag(pi) Z``, in O(n d k)."""
-    Q = orthonormalize(W)
-    Y = Z @ Q
-    return float(np.einsum("ij,ij,i->", Y, Y, pi))
+    return float(np.trace(projected_moment(Z, pi, orthonormalize(W))))
 
 
 def coupled_flow(

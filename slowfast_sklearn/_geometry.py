@@ -72,6 +72,39 @@ def _frechet_mean(space, X, init_point):
     return np.asarray(estimator.fit(X).estimate_, dtype=np.float64)
 
 
+#: Query rows per kNN chunk times (n_neighbors + 1).
+_KNN_CHUNK_ENTRIES = 2**18
+
+
+def _self_kneighbors(points, n_neighbors):
+    """Every sample's ``n_neighbors`` nearest other samples, Euclidean.
+
+    What ``NearestNeighbors(n_neighbors).fit(points).kneighbors()`` returns
+    (the sample itself left out; with more duplicates than neighbours the
+    first duplicate stands for it, as in scikit-learn), but queried in row
+    chunks written into preallocated outputs with 32-bit indices: peak
+    memory is the result plus one chunk, not three result-sized arrays.
+
+    Returns
+    -------
+    distances : ndarray of shape (n_samples, n_neighbors), float64
+    indices : ndarray of shape (n_samples, n_neighbors), int32 (intp beyond 2**31 samples)
+    """
+    n = points.shape[0]
+    nn = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(points)
+    distances = np.empty((n, n_neighbors))
+    indices = np.empty((n, n_neighbors), dtype=np.int32 if n < 2**31 else np.intp)
+    chunk = max(1, _KNN_CHUNK_ENTRIES // (n_neighbors + 1))
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        dist, ind = nn.kneighbors(points[start:stop])
+        keep = ind != np.arange(start, stop)[:, None]
+        keep[keep.all(axis=1), 0] = False
+        distances[start:stop] = dist[keep].reshape(-1, n_neighbors)
+        indices[start:stop] = ind[keep].reshape(-1, n_neighbors)
+    return distances, indices
+
+
 def _rerank(candidates, pair_dist, n_neighbors):
     """Keep the ``n_neighbors`` candidates nearest by the exact distance.
 
@@ -159,7 +192,8 @@ class EuclideanGeometry:
         -------
         Z : ndarray of shape (n_samples, dim)
         """
-        return np.asarray(X, dtype=np.float64) - base
+        # One float64 result, no upcast copy first (memory on large input).
+        return np.subtract(X, base, dtype=np.float64)
 
     def walker_log(self, X, base):
         """Coordinates of walkers and which of them may enter the batch.
@@ -235,7 +269,7 @@ class EuclideanGeometry:
         -------
         distances, indices : ndarray of shape (n_samples, n_neighbors)
         """
-        return NearestNeighbors(n_neighbors=n_neighbors).fit(Z).kneighbors()
+        return _self_kneighbors(Z, n_neighbors)
 
     # -- kernel B (Riemannian Langevin) -----------------------------------
 
@@ -503,7 +537,7 @@ class HypersphereGeometry(EuclideanGeometry):
         The geodesic distance is an increasing function of the chord, so the
         chordal neighbours are the geodesic ones.
         """
-        chord, idx = NearestNeighbors(n_neighbors=n_neighbors).fit(X).kneighbors()
+        chord, idx = _self_kneighbors(X, n_neighbors)
         return 2.0 * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0)), idx
 
     def tangent_noise(self, X, rng):
@@ -685,7 +719,7 @@ class PoincareBallGeometry(EuclideanGeometry):
         """
         X = self._clip(X)
         m = min(2 * n_neighbors, X.shape[0] - 1)
-        _, cand = NearestNeighbors(n_neighbors=m).fit(Z).kneighbors()
+        _, cand = _self_kneighbors(Z, m)
         return _rerank(cand, self.pair_dist(X[:, None, :], X[cand]), n_neighbors)
 
     def tangent_noise(self, X, rng):
@@ -869,7 +903,7 @@ class SPDGeometry(EuclideanGeometry):
         """
         M = self._mat(X)
         m = min(2 * n_neighbors, M.shape[0] - 1)
-        _, cand = NearestNeighbors(n_neighbors=m).fit(Z).kneighbors()
+        _, cand = _self_kneighbors(Z, m)
         return _rerank(cand, self.pair_dist(M[:, None], M[cand]), n_neighbors)
 
     def exp_at(self, V, X):

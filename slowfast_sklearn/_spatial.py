@@ -55,23 +55,36 @@ def kernel_graph(distances, indices, n_samples):
         the mean positive squared distance when more than half of the samples
         have duplicates as their farthest neighbour.
     """
-    sq = np.asarray(distances, dtype=np.float64) ** 2
+    sq = np.square(distances, dtype=np.float64)
+    n_neighbors = sq.shape[1]
     eps = float(np.median(sq[:, -1]))
     if not eps > 0.0:
         positive = sq[sq > 0]
         # Only identical points: any positive width gives the same (uniform) kernel.
         eps = float(positive.mean()) if positive.size else 1.0
-    rows = np.repeat(np.arange(n_samples), sq.shape[1])
-    weights = np.exp(-sq.ravel() / eps)
-    K = sp.csr_array(
-        (weights, (rows, np.asarray(indices).ravel())), shape=(n_samples, n_samples)
+    np.divide(sq, -eps, out=sq)
+    weights = np.exp(sq, out=sq).ravel()
+    del sq
+    # 32-bit indices and no COO detour: the graph of a large data set is
+    # the biggest object fit builds (issue 4's memory bound).  ``indices``
+    # is used as is (unsorted rows take scipy's general merge) so that no
+    # copy of it is made and the caller's array is left untouched.
+    index = np.int32 if 2 * weights.size < 2**31 else np.int64
+    A = sp.csr_array(
+        (weights, np.asarray(indices, dtype=index).reshape(-1),
+         np.arange(0, weights.size + 1, n_neighbors, dtype=index)),
+        shape=(n_samples, n_samples),
     )
+    del weights
     # Union of directed kNN edges; both directions carry the same weight.
-    K = K.maximum(K.T).tocsr()
-    K.setdiag(0.0)
+    # The kNN lists exclude each sample itself, so the diagonal stays empty.
+    K = A.maximum(A.T.tocsr())
+    del A
     K.eliminate_zeros()
     K.sort_indices()
-    return K, eps
+    # scipy sized K for the worst case (no mutual edges): trim to its nnz.
+    return sp.csr_array((K.data[: K.nnz].copy(), K.indices[: K.nnz].copy(), K.indptr),
+                        shape=K.shape), eps
 
 
 def metropolis_transition(K, beta=1.0, laziness=0.1):
@@ -102,32 +115,42 @@ def metropolis_transition(K, beta=1.0, laziness=0.1):
         Kernel degrees ``deg_i = sum_j K_ij``.
     """
     K = sp.csr_array(K)
+    if not K.has_sorted_indices:
+        K = K.sorted_indices()
     n = K.shape[0]
     degree = np.asarray(K.sum(axis=1)).ravel()
     # An isolated sample (no neighbour with positive weight) only holds still.
     safe_degree = np.where(degree > 0, degree, 1.0)
     log_deg = np.log(safe_degree)
-    rows = np.repeat(np.arange(n), np.diff(K.indptr))
-    cols = K.indices
-    # In place, one edge-sized array at a time (memory: the graph of a
-    # large data set is the biggest object fit builds).
-    accept = log_deg[cols]
-    accept -= log_deg[rows]
-    accept *= beta - 2.0
-    np.minimum(accept, 0.0, out=accept)
-    np.exp(accept, out=accept)
-    moves = K.data / safe_degree[rows]
-    moves *= accept
-    del accept
-    stay = 1.0 - np.bincount(rows, weights=moves, minlength=n)
-    del rows
+    counts = np.diff(K.indptr)
+    # Per-edge work in place on one edge-sized array, rows expanded with
+    # np.repeat rather than an index array: memory (issue 4).
+    moves = log_deg[K.indices]
+    moves -= np.repeat(log_deg, counts)
+    moves *= beta - 2.0
+    np.minimum(moves, 0.0, out=moves)
+    np.exp(moves, out=moves)
+    moves *= K.data
+    moves /= np.repeat(safe_degree, counts)
+    # Row sums in index order, as a sequential sum over each row.
+    stay = 1.0 - sp.csr_array((moves, K.indices, K.indptr), shape=(n, n)) @ np.ones(n)
     diag = laziness + (1.0 - laziness) * np.clip(stay, 0.0, 1.0)
     moves *= 1.0 - laziness
-    # Same sparsity as K (no diagonal) plus the diagonal: a sparse sum of
-    # disjoint patterns, which copies the values exactly.
-    P = sp.csr_array((moves, cols, K.indptr), shape=(n, n)) + sp.diags_array(diag, format="csr")
-    P = sp.csr_array(P)
-    P.sort_indices()
+    # Insert each row's diagonal entry at its sorted place: a mask over the
+    # new slots instead of a sparse sum (which would hold both operands).
+    slot = _insertion_slots(K) + np.arange(n)
+    on_diagonal = np.zeros(K.nnz + n, dtype=bool)
+    on_diagonal[slot] = True
+    data = np.empty(K.nnz + n)
+    data[slot] = diag
+    data[~on_diagonal] = moves
+    del moves
+    indices = np.empty(K.nnz + n, dtype=K.indices.dtype)
+    indices[slot] = np.arange(n)
+    indices[~on_diagonal] = K.indices
+    indptr = K.indptr + np.arange(n + 1, dtype=K.indptr.dtype)
+    P = sp.csr_array((data, indices, indptr), shape=(n, n))
+    P.has_sorted_indices = True
     return P, degree
 
 
@@ -163,14 +186,15 @@ class RowSampler:
     Attributes
     ----------
     stay : ndarray of shape (n_samples,)
-        ``P_ii``, the probability of holding still.
+        ``P_ii``, the probability of holding still (1 on rows with no
+        positive move).
     start, length : ndarray of shape (n_samples,)
-        Where row ``i``'s off-diagonal entries begin in ``targets`` and how
-        many there are.
+        Where row ``i``'s positive off-diagonal entries begin in ``targets``
+        and how many there are.
     targets : ndarray of shape (nnz_off,)
-        Column index of each off-diagonal entry.
+        Column index of each positive off-diagonal entry.
     ratio : ndarray of shape (nnz_off,)
-        Each off-diagonal entry over its row's largest one, in ``(0, 1]``: the
+        Each such entry over its row's largest one, in ``(0, 1]``: the
         acceptance probability of the rejection step.
     """
 
@@ -181,8 +205,52 @@ class RowSampler:
     ratio: np.ndarray
 
 
+#: Proposals drawn per walker and round of the rejection sampler: fewer
+#: rounds of small numpy calls (the cost of a step, not the arithmetic).
+PROPOSALS = 4
+
+
+def _insertion_slots(P):
+    """Where each row's diagonal entry is, or would go, in ``P.data``.
+
+    A lower-bound bisection for column ``i`` within row ``i``, run on all
+    rows at once (``P`` has sorted indices): ``O(n log nnz_row)`` work and
+    no edge-sized temporary.
+
+    Returns
+    -------
+    slot : ndarray of shape (n_samples,)
+        Index of the first entry of row ``i`` whose column is ``>= i``
+        (``indptr[i + 1]`` if none).
+    """
+    rows = np.arange(P.shape[0])
+    lo = P.indptr[:-1].astype(np.intp)
+    hi = P.indptr[1:].astype(np.intp)
+    last = max(P.nnz - 1, 0)
+    while True:
+        open_ = lo < hi
+        if not open_.any():
+            return lo
+        mid = (lo + hi) // 2
+        right = open_ & (P.indices[np.minimum(mid, last)] < rows)
+        lo = np.where(right, mid + 1, lo)
+        hi = np.where(open_ & ~right, mid, hi)
+
+
+def _diagonal_slots(P):
+    """Index into ``P.data`` of each row's diagonal entry, -1 if not stored."""
+    slot = _insertion_slots(P)
+    found = slot < P.indptr[1:]
+    found[found] = P.indices[slot[found]] == np.flatnonzero(found)
+    return np.where(found, slot, -1)
+
+
 def row_sampler(P):
     """Pre-compute the tables :func:`step_walkers` samples from.
+
+    Built with masks and per-row reductions, never an edge-sized index
+    array: on a large data set these tables and ``P`` are the biggest
+    objects a fit holds (issue 4's memory bound).
 
     Parameters
     ----------
@@ -194,32 +262,47 @@ def row_sampler(P):
     sampler : RowSampler
     """
     P = sp.csr_array(P)
+    if not P.has_sorted_indices:
+        P = P.sorted_indices()
     n = P.shape[0]
-    rows = np.repeat(np.arange(n), np.diff(P.indptr))
+    slot = _diagonal_slots(P)
+    on_diagonal = slot >= 0
+    stay = np.zeros(n)
+    stay[on_diagonal] = P.data[slot[on_diagonal]]
     # Stored zeros (moves whose Metropolis acceptance underflowed) are never
     # taken; a row without any positive move only holds still.
-    off = (P.indices != rows) & (P.data > 0)
-    stay = np.zeros(n)
-    np.add.at(stay, rows[~off], P.data[~off])
-    rows, targets, data = rows[off], P.indices[off], P.data[off]
-    length = np.bincount(rows, minlength=n)
+    off = P.data > 0
+    off[slot[on_diagonal]] = False
+    # Per row: stored entries minus the few dropped ones (diagonal, zeros).
+    dropped = np.searchsorted(P.indptr, np.flatnonzero(~off), side="right") - 1
+    length = np.diff(P.indptr) - np.bincount(dropped, minlength=n)
+    targets, ratio = P.indices[off], P.data[off]
+    del off
+    start = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.intp)
+    row_max = np.ones(n)
+    moves = length > 0
+    if moves.any():
+        row_max[moves] = np.maximum.reduceat(ratio, start[moves])
+    # Divided in row chunks: the per-entry divisor never exists whole.
+    bounds = np.append(start, ratio.size)
+    for a in range(0, n, 2**12):
+        b = min(a + 2**12, n)
+        ratio[bounds[a] : bounds[b]] /= np.repeat(row_max[a:b], length[a:b])
     stay[length == 0] = 1.0
-    start = np.concatenate([[0], np.cumsum(length)[:-1]])
-    row_max = np.zeros(n)
-    np.maximum.at(row_max, rows, data)
-    ratio = data / row_max[rows]
     return RowSampler(stay, start, length, targets, ratio)
 
 
 def step_walkers(positions, sampler, rng):
     """Move every walker one step of the chain ``P``, all at once.
 
-    A walker holds still with probability ``P_ii``; otherwise it draws a
-    neighbour slot uniformly and keeps it with probability ``P_ij / max_j
-    P_ij`` (rejection sampling, redrawing only the rejected walkers), so the
-    move is distributed exactly as row ``i`` of ``P`` (von Neumann 1951).
-    Every draw comes from ``rng``; the work is a few vectorised passes over
-    the walkers, independent of the number of samples.
+    A walker holds still with probability ``P_ii``; otherwise it proposes
+    neighbour slots uniformly and keeps the first one accepted with
+    probability ``P_ij / max_j P_ij`` (rejection sampling, von Neumann
+    1951), so the move is distributed exactly as row ``i`` of ``P``.
+    :data:`PROPOSALS` proposals per walker are tried in each vectorised
+    round, and only walkers with none accepted go to the next round.  Every
+    draw comes from ``rng``; the work is independent of the number of
+    samples.
 
     Parameters
     ----------
@@ -240,10 +323,13 @@ def step_walkers(positions, sampler, rng):
     start = sampler.start[positions[moving]]
     length = sampler.length[positions[moving]].astype(np.float64)
     while moving.size:
-        slot = start + (rng.random(moving.size) * length).astype(np.intp)
-        keep = rng.random(moving.size) < sampler.ratio[slot]
-        new[moving[keep]] = sampler.targets[slot[keep]]
-        again = ~keep
+        slot = (rng.random((moving.size, PROPOSALS)) * length[:, None]).astype(np.intp)
+        slot += start[:, None]
+        keep = rng.random((moving.size, PROPOSALS)) < sampler.ratio[slot]
+        first = keep.argmax(axis=1)
+        done = keep[np.arange(moving.size), first]
+        new[moving[done]] = sampler.targets[slot[done, first[done]]]
+        again = ~done
         moving, start, length = moving[again], start[again], length[again]
     return new
 

@@ -400,3 +400,26 @@ def test_small_ball_cloud_at_the_origin_is_not_constant(dtype, scale):
     # Tangent units are lambda_0 = 2 times ambient: variances near 4 scale^2.
     total = 4.0 * X.astype(np.float64).var(axis=0, ddof=1).sum()
     assert 0.3 * total < emb.explained_variance_.astype(np.float64).sum() <= 1.01 * total
+
+
+@pytest.mark.parametrize("duplicates", [0, 3, 12])
+def test_self_kneighbors_is_sklearns_kneighbors(duplicates, monkeypatch):
+    """The chunked search returns scikit-learn's ``kneighbors()`` (self left
+    out, including its rule when duplicates outnumber the neighbours)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    import slowfast_sklearn._geometry as geometry_module
+    from slowfast_sklearn._geometry import _self_kneighbors
+
+    monkeypatch.setattr(geometry_module, "_KNN_CHUNK_ENTRIES", 6 * 700)  # 8 chunks
+    rng = np.random.default_rng(duplicates)
+    X = rng.standard_normal((5000, 3))
+    X[1 : 1 + duplicates] = X[0]
+    dist, ind = _self_kneighbors(X, 5)
+    expected_dist, expected_ind = NearestNeighbors(n_neighbors=5).fit(X).kneighbors()
+    np.testing.assert_allclose(dist, expected_dist, rtol=0, atol=1e-12)
+    assert ind.dtype == np.int32
+    # Equidistant duplicates may be listed in another order; the sets agree.
+    np.testing.assert_array_equal(np.sort(ind, axis=1), np.sort(expected_ind, axis=1))
+    if duplicates < 5:
+        assert not np.any(ind == np.arange(len(X))[:, None])

@@ -129,3 +129,77 @@ def test_relaxation_time_matches_the_dense_spectrum():
     walk = Walk(gaussian_data(n=300, seed=7), beta=0.8)
     lam = np.sort(np.linalg.eigvals(walk.P.toarray()).real)
     assert relaxation_time(walk.P, walk.pi) == pytest.approx(1.0 / (1.0 - lam[-2]), rel=1e-3)
+
+
+# --------------------------------------------------------------------------
+# The graph's construction, checked against dense formulas (the sparse code
+# is written for memory, issue 4; these pin down what it computes).
+# --------------------------------------------------------------------------
+
+
+def _dense_graph(d, i, n):
+    eps = np.median(d[:, -1] ** 2)
+    W = np.zeros((n, n))
+    W[np.repeat(np.arange(n), d.shape[1]), i.ravel()] = np.exp(-(d.ravel() ** 2) / eps)
+    return np.maximum(W, W.T), eps
+
+
+def test_kernel_graph_is_the_union_of_knn_edges():
+    X = gaussian_data(n=300, seed=7)
+    d, i = NearestNeighbors(n_neighbors=8).fit(X).kneighbors()
+    d_copy, i_copy = d.copy(), i.copy()
+    K, eps = kernel_graph(d, i, len(X))
+    expected, expected_eps = _dense_graph(d, i, len(X))
+    assert eps == expected_eps
+    np.testing.assert_array_equal(K.toarray(), expected)
+    assert K.nnz == np.count_nonzero(expected)  # no stored zeros, no slack
+    assert K.has_sorted_indices and K.indices.dtype == np.int32
+    # The caller's arrays are read, never written.
+    np.testing.assert_array_equal(d, d_copy)
+    np.testing.assert_array_equal(i, i_copy)
+
+
+@pytest.mark.parametrize("beta", [0.5, 1.0, 2.5])
+def test_metropolis_transition_matches_the_dense_formula(beta):
+    """P_ij = (1 - lazy) K_ij / deg_i * min(1, (deg_j / deg_i)**(beta - 2)), rest on the diagonal."""
+    X = gaussian_data(n=250, seed=8)
+    d, i = NearestNeighbors(n_neighbors=6).fit(X).kneighbors()
+    K, _ = kernel_graph(d, i, len(X))
+    P, degree = metropolis_transition(K, beta, laziness=0.1)
+    Kd = K.toarray()
+    deg = Kd.sum(axis=1)
+    moves = Kd / deg[:, None] * np.minimum(1.0, (deg[None, :] / deg[:, None]) ** (beta - 2.0))
+    expected = 0.9 * moves + np.diag(0.1 + 0.9 * (1.0 - moves.sum(axis=1)))
+    np.testing.assert_allclose(degree, deg, rtol=1e-14)
+    np.testing.assert_allclose(P.toarray(), expected, rtol=1e-12, atol=1e-15)
+    # Sorted rows, each with its diagonal entry stored: what row_sampler reads.
+    assert P.has_sorted_indices
+    assert np.all(np.diff(P.indices[P.indptr[0] : P.indptr[1]]) > 0)
+    assert P.nnz == K.nnz + len(X)
+
+
+def test_row_sampler_handles_any_layout():
+    """Holding still has probability P_ii; P without stored diagonal entries
+    and with unsorted rows is sampled exactly too."""
+    from scipy.stats import chisquare
+    import scipy.sparse as sp
+
+    walk = Walk(gaussian_data(n=200, seed=9), beta=1.0)
+    sampler = row_sampler(walk.P)
+    np.testing.assert_array_equal(sampler.stay, walk.P.diagonal())
+
+    # Row 0 never stays (no diagonal), row 1 stays half the time, rows unsorted.
+    data = np.array([0.2, 0.5, 0.3, 0.25, 0.5, 0.25, 1.0])
+    indices = np.array([3, 1, 2, 3, 1, 0, 2])
+    P = sp.csr_array((data, indices, np.array([0, 3, 6, 6, 7])), shape=(4, 4))
+    sampler = row_sampler(P)
+    rng = np.random.default_rng(0)
+    for row in (0, 1):
+        draws = step_walkers(np.full(100_000, row), sampler, rng)
+        counts = np.bincount(draws, minlength=4)
+        probs = P.toarray()[row]
+        assert np.all(counts[probs == 0] == 0)
+        assert chisquare(counts[probs > 0], probs[probs > 0] * len(draws)).pvalue > 1e-3
+    # Row 2 is empty: it can only hold still; row 3's one move is certain.
+    np.testing.assert_array_equal(step_walkers(np.full(10, 2), sampler, rng), 2)
+    np.testing.assert_array_equal(step_walkers(np.full(10, 3), sampler, rng), 2)
