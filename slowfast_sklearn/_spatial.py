@@ -117,6 +117,11 @@ def metropolis_transition(K, beta=1.0, laziness=0.1):
     K = sp.csr_array(K)
     if not K.has_sorted_indices:
         K = K.sorted_indices()
+    if np.any(_diagonal_slots(K) >= 0):
+        # Stored self-loops (zero or not) would collide with P's diagonal.
+        K = K.copy()
+        K.setdiag(0.0)
+        K.eliminate_zeros()
     n = K.shape[0]
     degree = np.asarray(K.sum(axis=1)).ravel()
     # An isolated sample (no neighbour with positive weight) only holds still.

@@ -42,10 +42,10 @@ class ManifoldCase:
     points : callable
         ``points(draw, n_samples, n_features) -> float64 ndarray`` of points
         on the manifold, drawn with hypothesis' ``draw``.
-    metric : callable
-        ``metric(base) -> (n_features, n_features) ndarray``: the metric
-        tensor at the base point in ambient coordinates; ``components_``
-        rows must be orthonormal in it.
+    gram : callable
+        ``gram(V, base) -> (k, k) ndarray``: the inner products of the rows
+        of ``V`` (ambient tangent vectors at ``base``) in the metric at the
+        base point; for ``components_`` it must be the identity.
     features : callable
         ``features() -> strategy`` of valid numbers of ambient coordinates.
     dim : callable
@@ -83,7 +83,7 @@ class ManifoldCase:
 
     name: str
     points: Callable
-    metric: Callable
+    gram: Callable
     features: Callable
     dim: Callable
     rescalable: bool = False
@@ -132,8 +132,8 @@ def _euclidean_points(draw, n_samples, n_features):
     return X
 
 
-def _euclidean_metric(base):
-    return np.eye(base.shape[0])
+def _euclidean_gram(V, base):
+    return V @ V.T
 
 
 def _euclidean_other_rows(draw, base, n_features):
@@ -145,7 +145,7 @@ def _euclidean_other_rows(draw, base, n_features):
 EUCLIDEAN = ManifoldCase(
     name="euclidean",
     points=_euclidean_points,
-    metric=_euclidean_metric,
+    gram=_euclidean_gram,
     features=lambda: st.integers(1, MAX_FEATURES),
     dim=lambda n_features: n_features,
     rescalable=True,
@@ -294,7 +294,7 @@ HYPERSPHERE = ManifoldCase(
     points=_sphere_points,
     # The round metric is the Euclidean one restricted to b^perp: rows
     # orthonormal in R^D, and tangent (checked by tangent_residual).
-    metric=_euclidean_metric,
+    gram=_euclidean_gram,
     features=lambda: st.integers(2, MAX_FEATURES),
     dim=lambda n_features: n_features - 1,
     tangent_residual=_sphere_tangent_residual,
@@ -363,10 +363,10 @@ def _ball_points(draw, n_samples, n_features):
     return _duplicated(X, n_samples, rng)
 
 
-def _ball_metric(base):
-    """``lambda_b**2 I``, ``lambda_b = 2 / (1 - |b|**2)``."""
+def _ball_gram(V, base):
+    """Metric ``lambda_b**2 I``, ``lambda_b = 2 / (1 - |b|**2)``."""
     lam = 2.0 / (1.0 - base @ base)
-    return lam**2 * np.eye(base.shape[0])
+    return lam**2 * (V @ V.T)
 
 
 def _ball_membership_error(X):
@@ -384,7 +384,7 @@ def _ball_other_rows(draw, base, n_features):
 POINCARE_BALL = ManifoldCase(
     name="poincare_ball",
     points=_ball_points,
-    metric=_ball_metric,
+    gram=_ball_gram,
     features=lambda: st.integers(1, MAX_FEATURES),
     dim=lambda n_features: n_features,
     # A rounding of b changes lambda_b relatively by about |b| |db| / (1 - |b|^2).
@@ -444,12 +444,15 @@ def _spd_points(draw, n_samples, n_features):
     return _duplicated(M.reshape(n_unique, n_features), n_samples, rng)
 
 
-def _spd_metric(base):
-    """``<U, V>_b = tr(b^-1 U b^-1 V)`` on flattened symmetric matrices: kron(b^-1, b^-1)."""
+def _spd_gram(V, base):
+    """``<U, V>_b = tr(b^-1 U b^-1 V)``, evaluated as the Frobenius products of
+    the whitened ``b^-1/2 U b^-1/2``: the explicit ``kron(b^-1, b^-1)`` form
+    cancels terms of size cond(b)**2 and loses 1e-6 at cond(b) = 1e6."""
     p = _spd_size(base.shape[0])
-    inv = np.linalg.inv(base.reshape(p, p))
-    inv = 0.5 * (inv + inv.T)
-    return np.kron(inv, inv)
+    w, U = np.linalg.eigh(base.reshape(p, p))
+    inv_half = (U / np.sqrt(w)) @ U.T
+    A = (inv_half @ V.reshape(-1, p, p) @ inv_half).reshape(V.shape[0], -1)
+    return A @ A.T
 
 
 def _spd_tangent_residual(V, base):
@@ -481,7 +484,7 @@ def _spd_other_rows(draw, base, n_features):
 SPD = ManifoldCase(
     name="spd",
     points=_spd_points,
-    metric=_spd_metric,
+    gram=_spd_gram,
     # 1 x 1, 2 x 2 and 3 x 3 matrices.
     features=lambda: st.integers(1, 3).map(lambda p: p * p),
     dim=lambda n_features: _spd_size(n_features) * (_spd_size(n_features) + 1) // 2,

@@ -176,6 +176,12 @@ def test_metropolis_transition_matches_the_dense_formula(beta):
     assert P.has_sorted_indices
     assert np.all(np.diff(P.indices[P.indptr[0] : P.indptr[1]]) > 0)
     assert P.nnz == K.nnz + len(X)
+    # Stored self-loops are not part of the kernel: same chain without them.
+    with_loops = K.tolil()
+    with_loops[0, 0] = 0.5
+    P_loops, _ = metropolis_transition(with_loops.tocsr(), beta, laziness=0.1)
+    np.testing.assert_array_equal(P_loops.toarray(), P.toarray())
+    assert P_loops.nnz == P.nnz
 
 
 def test_row_sampler_handles_any_layout():
