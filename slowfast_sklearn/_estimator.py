@@ -482,8 +482,9 @@ class CoupledFlowEmbedding(
             # No copy when every feature varies; Z is not needed past this point.
             Za = Z if active.all() else Z[:, active]
             del Z
-            # An exact power-of-two scale, so that squares neither overflow
-            # nor underflow and rescaling X by 2**m changes nothing.
+            # An exact power-of-two scale: the largest coordinate lands in
+            # [0.5, 1), so squares cannot overflow, and rescaling X by 2**m
+            # changes nothing.
             exponent = int(np.frexp(max(Za.max(), -Za.min()))[1])
             np.ldexp(Za, -exponent, out=Za)
             n_neighbors = min(self.n_neighbors, n_samples - 1)
@@ -503,7 +504,17 @@ class CoupledFlowEmbedding(
             if geometry.name == "euclidean" and self.kernel == "langevin":
                 # Flat neighbours were found in the scaled coordinates; the
                 # Langevin walkers move in X's units.
-                bandwidth = float(np.ldexp(bandwidth, 2 * exponent))
+                with np.errstate(over="ignore", under="ignore"):
+                    bandwidth = float(np.ldexp(bandwidth, 2 * exponent))
+                # A subnormal width would already lose digits.
+                if not np.finfo(np.float64).tiny <= bandwidth < np.inf:
+                    raise ValueError(
+                        "X's scale is out of range for kernel='langevin': the "
+                        "walkers' squared kernel width (in X's units) "
+                        f"{'overflows' if bandwidth == np.inf else 'underflows'} float64. "
+                        "Rescale X (for example with StandardScaler) or use "
+                        "kernel='graph'."
+                    )
             if self.kernel == "graph" or self.solver == "averaged":
                 P, degree = metropolis_transition(K, beta, _LAZINESS)
                 pi = stationary_law(degree, beta)
@@ -798,11 +809,18 @@ class CoupledFlowEmbedding(
             angle = result.split_angle[-1]
             more = {"stochastic": "max_iter or n_walkers", "mean_field": "max_iter",
                     "averaged": "max_iter"}[self.solver]
+            # The walkers are slow where the eigengap at n_components is
+            # small; the averaged solver is not (it is PCA-fast at any size).
+            hint = "" if self.solver == "averaged" else (
+                " A small gap between the n_components-th and the next "
+                "eigenvalue slows the dynamics; solver='averaged' reaches the "
+                "same subspace deterministically, about as fast as PCA."
+            )
             warnings.warn(
                 f"CoupledFlowEmbedding did not converge in max_iter={self.max_iter} "
                 f"iterations (solver={self.solver!r}): the subspace is still "
                 f"{angle:.2g} rad from settled (tol={tol:g}). Increase {more}, "
-                "or raise tol.",
+                f"or raise tol.{hint}",
                 ConvergenceWarning,
             )
 

@@ -84,6 +84,9 @@ def _self_kneighbors(points, n_neighbors):
     first duplicate stands for it, as in scikit-learn), but queried in row
     chunks written into preallocated outputs with 32-bit indices: peak
     memory is the result plus one chunk, not three result-sized arrays.
+    The distances are the same; where several samples tie for the last
+    place, which of them is listed may differ (scikit-learn's own choice
+    depends on how it splits the work, hence on chunk and thread counts).
 
     Returns
     -------
@@ -592,7 +595,8 @@ class PoincareBallGeometry(EuclideanGeometry):
                 f"X is not on the manifold 'poincare_ball' (open unit ball): the "
                 f"largest norm is {worst:.6g} (row {int(norm.argmax())}), the "
                 f"largest deviation beyond the boundary {worst - 1.0:.3g} (points "
-                f"need norm < 1 - {BOUNDARY_TOL:g})."
+                f"need norm < 1 - {BOUNDARY_TOL:g}). Scale X so that every row's "
+                "norm is below 1, or choose another manifold."
             )
 
     @staticmethod

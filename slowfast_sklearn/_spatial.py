@@ -40,7 +40,7 @@ def kernel_graph(distances, indices, n_samples):
         Distances from each sample to its neighbours (self excluded), sorted
         in increasing order along each row.
     indices : ndarray of shape (n_samples, n_neighbors)
-        Indices of those neighbours.
+        Indices of those neighbours, never the sample itself.
     n_samples : int
         Number of samples (nodes of the graph).
 
@@ -69,7 +69,8 @@ def kernel_graph(distances, indices, n_samples):
     # the biggest object fit builds (issue 4's memory bound).  ``indices``
     # is used as is (unsorted rows take scipy's general merge) so that no
     # copy of it is made and the caller's array is left untouched.
-    index = np.int32 if 2 * weights.size < 2**31 else np.int64
+    # P will hold the union (at most 2 n k edges) plus n diagonal entries.
+    index = np.int32 if 2 * weights.size + n_samples < 2**31 else np.int64
     A = sp.csr_array(
         (weights, np.asarray(indices, dtype=index).reshape(-1),
          np.arange(0, weights.size + 1, n_neighbors, dtype=index)),
@@ -128,15 +129,19 @@ def metropolis_transition(K, beta=1.0, laziness=0.1):
     safe_degree = np.where(degree > 0, degree, 1.0)
     log_deg = np.log(safe_degree)
     counts = np.diff(K.indptr)
-    # Per-edge work in place on one edge-sized array, rows expanded with
-    # np.repeat rather than an index array: memory (issue 4).
-    moves = log_deg[K.indices]
-    moves -= np.repeat(log_deg, counts)
-    moves *= beta - 2.0
-    np.minimum(moves, 0.0, out=moves)
-    np.exp(moves, out=moves)
-    moves *= K.data
-    moves /= np.repeat(safe_degree, counts)
+    # One edge-sized array, filled row chunk by row chunk (per-row values
+    # expanded with np.repeat over a chunk only): memory (issue 4).  Divide
+    # before multiplying, so that a representable move never underflows.
+    moves = np.empty(K.nnz)
+    for rows, entries in _row_chunks(K.indptr):
+        accept = log_deg[K.indices[entries]]
+        accept -= np.repeat(log_deg[rows], counts[rows])
+        accept *= beta - 2.0
+        np.minimum(accept, 0.0, out=accept)
+        np.exp(accept, out=accept)
+        block = K.data[entries] / np.repeat(safe_degree[rows], counts[rows])
+        block *= accept
+        moves[entries] = block
     # Row sums in index order, as a sequential sum over each row.
     stay = 1.0 - sp.csr_array((moves, K.indices, K.indptr), shape=(n, n)) @ np.ones(n)
     diag = laziness + (1.0 - laziness) * np.clip(stay, 0.0, 1.0)
@@ -215,6 +220,21 @@ class RowSampler:
 PROPOSALS = 4
 
 
+def _row_chunks(indptr, n_rows=2**12):
+    """Consecutive row ranges of a CSR layout and the entries they hold.
+
+    Yields
+    ------
+    rows, entries : slice
+        ``n_rows`` rows at a time and the slice of ``data``/``indices``
+        they occupy.
+    """
+    n = len(indptr) - 1
+    for a in range(0, n, n_rows):
+        b = min(a + n_rows, n)
+        yield slice(a, b), slice(int(indptr[a]), int(indptr[b]))
+
+
 def _insertion_slots(P):
     """Where each row's diagonal entry is, or would go, in ``P.data``.
 
@@ -289,10 +309,8 @@ def row_sampler(P):
     if moves.any():
         row_max[moves] = np.maximum.reduceat(ratio, start[moves])
     # Divided in row chunks: the per-entry divisor never exists whole.
-    bounds = np.append(start, ratio.size)
-    for a in range(0, n, 2**12):
-        b = min(a + 2**12, n)
-        ratio[bounds[a] : bounds[b]] /= np.repeat(row_max[a:b], length[a:b])
+    for rows, entries in _row_chunks(np.append(start, ratio.size)):
+        ratio[entries] /= np.repeat(row_max[rows], length[rows])
     stay[length == 0] = 1.0
     return RowSampler(stay, start, length, targets, ratio)
 

@@ -141,3 +141,13 @@ def test_estimator_langevin_kernel_on_the_sphere():
     mmd = emb.lyapunov_[:, 0]
     assert np.all(mmd >= 0) and mmd[-1] < 0.05
     assert emb.converged_
+
+
+def test_langevin_rejects_a_scale_its_kernel_width_cannot_hold():
+    """Flat data near 1e-163: the walkers' squared kernel width in X's units
+    underflows float64, so the fit says so instead of dividing by zero."""
+    rng = np.random.default_rng(0)
+    X = np.ldexp(rng.standard_normal((200, 3)) * [3.0, 1.0, 0.3], -540)
+    est = CoupledFlowEmbedding(2, kernel="langevin", n_walkers=64, max_iter=100, random_state=0)
+    with pytest.raises(ValueError, match="out of range for kernel='langevin'.*underflows"):
+        est.fit(X)

@@ -227,6 +227,8 @@ def test_step_guard_tames_the_largest_learning_rate(rule, n_walkers):
     with pytest.warns(ConvergenceWarning, match="did not converge") as record:
         emb.fit(X)
     assert not any("diverged" in str(w.message) for w in record)
+    # ... and points to the solver that needs no walkers.
+    assert any("solver='averaged'" in str(w.message) for w in record)
     assert not emb.converged_
     assert np.linalg.norm(emb.weights_, 2) < 2.0
     assert np.all(np.isfinite(emb.components_)) and np.all(np.isfinite(emb.transform(X)))

@@ -209,3 +209,21 @@ def test_row_sampler_handles_any_layout():
     # Row 2 is empty: it can only hold still; row 3's one move is certain.
     np.testing.assert_array_equal(step_walkers(np.full(10, 2), sampler, rng), 2)
     np.testing.assert_array_equal(step_walkers(np.full(10, 3), sampler, rng), 2)
+
+
+@pytest.mark.parametrize("beta", [0.5, 1.0])
+def test_metropolis_keeps_tiny_moves(beta):
+    """A sample joined to a clique by a kernel weight of 1e-200 keeps its
+    (tiny, representable) moves both ways, so detailed balance holds and it
+    is not absorbing (the move is divided by the degree before the
+    acceptance multiplies it: the other order underflowed to 0)."""
+    import scipy.sparse as sp
+
+    n = 7
+    W = np.ones((n, n)) - np.eye(n)
+    W[0, 1:] = W[1:, 0] = 0.0
+    W[0, 1] = W[1, 0] = 1e-200
+    P, degree = metropolis_transition(sp.csr_array(W), beta, laziness=0.1)
+    pi = stationary_law(degree, beta)
+    assert P[0, 1] > 0.0 and P[1, 0] > 0.0
+    assert pi[0] * P[0, 1] == pytest.approx(pi[1] * P[1, 0], rel=1e-12)
