@@ -360,7 +360,7 @@ def test_peak_memory_stays_under_three_times_the_input(monkeypatch):
 @pytest.mark.slow
 def test_peak_memory_of_a_large_fit():
     """200,000 x 64 float64: fit's traced peak stays under 3x the input
-    (measured 1.68x, 85 s on 2 cores; it was 5.3x before the walkers read
+    (measured 1.69x, 78 s on 2 cores; it was 5.3x before the walkers read
     their rows off X and the graph was built in place)."""
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "benchmarks"))
     from memory import measure
