@@ -47,6 +47,9 @@ _LANGEVIN_STEP = 0.25
 #: Above this size (bytes of float64 coordinates) the stochastic solver
 #: reads flat data's walker batches off X instead of a centred copy.
 _ON_DEMAND_BYTES = 2**25
+#: Fraction of n_samples below which the tempered measure's effective
+#: sample size draws a warning (breast_cancer, standardised, at T=2: 0.009).
+_FEW_SAMPLES = 0.05
 
 
 class CoupledFlowEmbedding(
@@ -344,6 +347,17 @@ class CoupledFlowEmbedding(
             If ``X`` is a sparse matrix (as for scikit-learn's dense-only
             estimators); densify it first.
 
+        Warns
+        -----
+        ConvergenceWarning
+            If the subspace has not settled to ``tol`` in ``max_iter``
+            iterations, or the dynamics diverged or collapsed.
+        UserWarning
+            If the spatial measure rests on few samples: its effective
+            sample size ``1 / sum(stationary_measure_**2)`` is below 5% of
+            ``n_samples`` or below ``n_components + 1`` (isolated samples
+            dominate it above temperature 1).
+
         See Also
         --------
         partial_fit : Learn from a stream of batches instead.
@@ -544,6 +558,7 @@ class CoupledFlowEmbedding(
         # Bessel correction with the measure's (Kish) effective sample size;
         # n / (n - 1) at temperature=1, as in PCA.
         n_eff = n_samples if pi is None else 1.0 / np.sum(pi**2)
+        self._warn_measure(n_eff, n_samples)
         bessel = n_eff / (n_eff - 1.0) if n_eff > 1.0 + 1e-9 else 1.0
         with np.errstate(over="ignore"):
             total_variance = np.float64(moments.total()) * moments.unit * bessel
@@ -745,6 +760,7 @@ class CoupledFlowEmbedding(
             K, _ = kernel_graph(distances, indices, n)
             _, degree = metropolis_transition(K, 1.0 / self.temperature, _LAZINESS)
             weights = stationary_law(degree, 1.0 / self.temperature)
+            self._warn_measure(1.0 / np.sum(weights**2), n)
         # Each batch carries mass in proportion to its size.
         weights = weights * n
         state["count"] += n
@@ -774,6 +790,32 @@ class CoupledFlowEmbedding(
                     _DenseMoments(C), count / (count - 1.0) if count > 1 else 1.0)
         tasks.close()
         return self
+
+    def _warn_measure(self, n_eff, n_samples):
+        """Warn when the tempered measure rests on a handful of samples.
+
+        ``n_eff = 1 / sum(pi**2)`` (Kish's effective sample size) is
+        ``n_samples`` at temperature 1.  Below ``_FEW_SAMPLES`` of it (or
+        below ``n_components + 1`` samples) the subspace is that of a few
+        points, not of a smoothed version of the data.
+        """
+        if n_eff >= max(_FEW_SAMPLES * n_samples, self.n_components + 1.0):
+            return
+        cause = (
+            "above temperature 1 the kernel degree of isolated samples "
+            "underflows and deg**(1/temperature - 1) hands them the mass; lower "
+            "temperature or raise n_neighbors (a wider kernel)"
+            if self.temperature > 1.0 else
+            "below temperature 1 the measure concentrates on the densest "
+            "samples; raise temperature toward 1"
+        )
+        warnings.warn(
+            f"The spatial measure at temperature={self.temperature:g} rests on few "
+            f"samples: its effective sample size 1/sum(pi**2) is {n_eff:.3g} of "
+            f"{n_samples}, so the components describe those samples only. The "
+            f"cause: {cause}.",
+            UserWarning,
+        )
 
     def _warn_dynamics(self, result):
         if result.diverged:

@@ -62,6 +62,8 @@ def fit_recording(problem, manifold="euclidean"):
         warnings.simplefilter("ignore", ImportWarning)
         warnings.simplefilter("always", ConvergenceWarning)
         warnings.filterwarnings("always", message=".*open hemisphere", category=UserWarning)
+        # A tempered measure on a few samples is legitimate (and reported).
+        warnings.filterwarnings("always", message=".*rests on few samples", category=UserWarning)
         try:
             est.fit(problem.X)
         except ValueError as error:
@@ -240,6 +242,7 @@ def test_fitted_state_is_finite_orthonormal_and_typed(manifold, data):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", message=".*open hemisphere", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*rests on few samples", category=UserWarning)
         out_fit = fresh.fit_transform(X)
     assert out_fit.dtype == X.dtype
     np.testing.assert_allclose(out_fit, out, rtol=0, atol=rowwise_tolerance(est, X))
@@ -326,6 +329,7 @@ def test_same_seed_is_bit_identical(manifold, data):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.filterwarnings("ignore", message=".*open hemisphere", category=UserWarning)
+            warnings.filterwarnings("ignore", message=".*rests on few samples", category=UserWarning)
             return est.fit(X)
 
     unfitted = CoupledFlowEmbedding(problem.n_components, manifold=manifold, **problem.params)

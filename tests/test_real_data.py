@@ -67,3 +67,23 @@ def test_demo_command_prints_the_table(tmp_path):
     assert float(flow[2]) < 0.05  # angle to PCA
     assert flow[-1] == "True"  # converged
     assert figure.stat().st_size > 10_000
+
+
+def test_a_degenerate_tempered_measure_is_reported():
+    """Standardised breast_cancer at temperature 2: a few isolated samples
+    take the tempered measure (effective sample size under 1% of 569), and
+    both fit and partial_fit warn.  Digits at the same temperature keeps
+    96% of its samples and fits silently (warnings are errors here)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(load_breast_cancer().data)
+    params = dict(n_components=2, temperature=2.0, solver="averaged", random_state=0)
+    with pytest.warns(UserWarning, match=r"effective sample size 1/sum\(pi\*\*2\) is [0-9.]+ of 569"):
+        est = CoupledFlowEmbedding(**params).fit(X)
+    pi = est.stationary_measure_
+    assert 1.0 / np.sum(pi**2) < 0.05 * len(X)  # independent of the message
+    with pytest.warns(UserWarning, match="raise n_neighbors"):
+        CoupledFlowEmbedding(**params).partial_fit(X)
+    digits = CoupledFlowEmbedding(**params).fit(load_digits().data)
+    assert 1.0 / np.sum(digits.stationary_measure_**2) > 0.9 * 1797
