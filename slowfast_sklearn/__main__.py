@@ -328,6 +328,7 @@ def run_embed(args, out=None, err=None):
         X, _ = read_matrix(args.input)
         est = CoupledFlowEmbedding(
             n_components=args.n_components,
+            manifold=args.manifold,
             rule=args.rule,
             temperature=args.temperature,
             n_neighbors=args.n_neighbors,
@@ -363,6 +364,7 @@ def run_embed(args, out=None, err=None):
 
 def _add_embed_parser(sub):
     from ._estimator import CoupledFlowEmbedding
+    from ._geometry import MANIFOLDS
     from ._hebbian import RULES
 
     defaults = CoupledFlowEmbedding().get_params()
@@ -389,6 +391,12 @@ def _add_embed_parser(sub):
     embed.add_argument(
         "--n-components", type=int, default=defaults["n_components"], metavar="K",
         help="number of features to learn (default: %(default)s)",
+    )
+    embed.add_argument(
+        "--manifold", choices=MANIFOLDS, default=defaults["manifold"],
+        help="where the samples live: euclidean, hypersphere (unit-norm rows), "
+        "poincare_ball (rows of norm < 1) or spd (rows of p*p entries of SPD "
+        "matrices) (default: %(default)s)",
     )
     embed.add_argument(
         "--temperature", type=float, default=defaults["temperature"], metavar="T",

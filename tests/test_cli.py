@@ -82,6 +82,26 @@ def test_npy_to_npy_with_options(tmp_path, data):
     np.testing.assert_allclose(pi @ centred**2, 1.0, rtol=0.05)
 
 
+def test_manifold_option(tmp_path):
+    """--manifold reaches the estimator: unit vectors fitted on the sphere
+    give the library's features, and rows off the sphere are one error line."""
+    rng = np.random.default_rng(0)
+    points = rng.standard_normal((200, 3)) * [1.0, 0.5, 0.2] + [0.0, 0.0, 3.0]
+    points /= np.linalg.norm(points, axis=1, keepdims=True)
+    source, target = tmp_path / "sphere.npy", tmp_path / "out.npy"
+    np.save(source, points)
+    result = _run("embed", source, "-o", target, "--manifold", "hypersphere",
+                  "--n-walkers", 256, "--max-iter", 1500)
+    assert result.returncode == 0, result.stderr
+    expected = CoupledFlowEmbedding(manifold="hypersphere", n_walkers=256, max_iter=1500,
+                                    random_state=0).fit_transform(points)
+    np.testing.assert_array_equal(np.load(target), expected)
+    np.save(source, 2.0 * points)
+    result = _run("embed", source, "-o", target, "--manifold", "hypersphere")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: X is not on the manifold 'hypersphere'")
+
+
 def test_headerless_csv_and_blank_lines(tmp_path, data):
     """No header: every row is data; blank lines are skipped."""
     source = tmp_path / "plain.csv"
@@ -187,7 +207,7 @@ def test_help_documents_every_option():
         for flag in action.option_strings:
             assert flag in text
     for flag in (
-        "--n-components", "--temperature", "--rule", "--n-neighbors", "--n-walkers",
+        "--n-components", "--manifold", "--temperature", "--rule", "--n-neighbors", "--n-walkers",
         "--learning-rate", "--max-iter", "--random-state", "--whiten", "--output", "INPUT",
     ):
         assert flag in text
