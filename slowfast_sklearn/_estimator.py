@@ -13,7 +13,7 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
@@ -68,9 +68,13 @@ class CoupledFlowEmbedding(
 
     Parameters
     ----------
-    n_components : int, default=2
-        Number of features to learn, ``k``.  Must not exceed
-        ``min(n_samples, n_features)``.
+    n_components : int, float or None, default=2
+        Number of features to learn, ``k``.  An int must not exceed
+        ``min(n_samples, dim)`` (``dim = n_features`` on flat data).  None
+        learns ``min(n_samples, dim)`` of them.  A float in ``(0, 1)`` learns
+        the fewest whose share of the variance under the spatial measure
+        exceeds it, read off the eigenvalues of ``C_pi`` (as
+        :class:`~sklearn.decomposition.PCA` does with a float).
     manifold : {"euclidean", "hypersphere", "poincare_ball", "spd"} or \
             geomstats space, default="euclidean"
         Space the samples live in.  Tangent coordinates are taken at the
@@ -176,7 +180,8 @@ class CoupledFlowEmbedding(
         Base point: the Frechet mean of the training samples (geomstats
         ``FrechetMean`` with a tightened optimiser on curved manifolds).
     n_components_ : int
-        Number of components.
+        Number of components learned (``n_components`` resolved when it is
+        None or a float).
     explained_variance_ : ndarray of shape (n_components,)
         Variance of each feature under the spatial measure, with a Bessel
         correction from the measure's effective sample size (equal to
@@ -258,7 +263,11 @@ class CoupledFlowEmbedding(
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(RealNotInt, 0, 1, closed="neither"),
+            None,
+        ],
         # A geomstats space object is accepted; defaults stay strings so that
         # clone and pickle work.
         "manifold": [StrOptions(set(MANIFOLDS)), HasMethods(["belongs", "random_point"])],
@@ -353,10 +362,10 @@ class CoupledFlowEmbedding(
             If the subspace has not settled to ``tol`` in ``max_iter``
             iterations, or the dynamics diverged or collapsed.
         UserWarning
-            If the spatial measure rests on few samples: its effective
-            sample size ``1 / sum(stationary_measure_**2)`` is below 5% of
-            ``n_samples`` or below ``n_components + 1`` (isolated samples
-            dominate it above temperature 1).
+            If the tempered spatial measure rests on few samples: its
+            effective sample size ``1 / sum(stationary_measure_**2)`` is
+            below 5% of ``n_samples`` (isolated samples dominate it above
+            temperature 1).
 
         See Also
         --------
@@ -424,7 +433,11 @@ class CoupledFlowEmbedding(
         geometry = resolve_geometry(self.manifold, n_features)
         geometry.check_points(X)
         k = self.n_components
-        if k > min(n_samples, geometry.dim):
+        if k is None:
+            k = min(n_samples, geometry.dim)
+        elif not isinstance(k, Integral):
+            k = None  # a share of the variance: decided from C_pi's spectrum below
+        if k is not None and k > min(n_samples, geometry.dim):
             dims = (
                 "n_features" if geometry.name == "euclidean"
                 else f"dim of {geometry.name!r}"
@@ -472,7 +485,7 @@ class CoupledFlowEmbedding(
                 "X has zero variance: all samples are (numerically) identical, "
                 "so there is no principal subspace to learn."
             )
-        n_units = min(k, int(active.sum()))
+        n_units = None if k is None else min(k, int(active.sum()))
         tol = self.tol if self.tol != "auto" else _AUTO_TOL[self.solver]
         columns = slice(None) if active.all() else active
 
@@ -492,6 +505,9 @@ class CoupledFlowEmbedding(
                 exponent = int(np.frexp(max(Za.max(), -Za.min()))[1])
                 C = second_moment(np.ldexp(Za, -exponent), 0.0)
             moments = _DenseMoments(C, np.ldexp(1.0, 2 * exponent))
+            if k is None:
+                k = _components_for_share(linalg.eigvalsh(C)[::-1], self.n_components)
+                n_units = min(k, int(active.sum()))
         else:
             # No copy when every feature varies; Z is not needed past this point.
             Za = Z if active.all() else Z[:, active]
@@ -539,8 +555,19 @@ class CoupledFlowEmbedding(
                 unit = np.ldexp(1.0, 2 * exponent)
             if self.solver == "averaged":
                 moments = _DenseMoments(second_moment(Za, 0.0, weights=pi), unit)
+                if k is None:
+                    k = _components_for_share(linalg.eigvalsh(moments.C)[::-1],
+                                              self.n_components)
+                    n_units = min(k, int(active.sum()))
             else:
-                lambdas = _top_eigenvalues(Za, pi, n_units, rng)
+                if k is None:
+                    # The whole spectrum (dense d x d moment) picks k.
+                    lambdas = _top_eigenvalues(Za, pi, Za.shape[1], rng)
+                    k = _components_for_share(lambdas, self.n_components)
+                    n_units = min(k, int(active.sum()))
+                    lambdas = lambdas[:n_units]
+                else:
+                    lambdas = _top_eigenvalues(Za, pi, n_units, rng)
                 if not lambdas[0] > 0.0:
                     raise ValueError(
                         f"X has zero variance under the spatial measure at temperature="
@@ -609,14 +636,13 @@ class CoupledFlowEmbedding(
                     fast_process=fast_process, **common,
                 )
         self._warn_dynamics(result)
-        self._store(X.dtype, geometry, base, active, result, moments, bessel)
+        self._store(X.dtype, geometry, base, active, result, moments, bessel, k)
         self.stationary_measure_ = np.full(n_samples, 1.0 / n_samples) if pi is None else pi
         tasks.close()
         return X
 
-    def _store(self, dtype, geometry, base, active, result, moments, bessel):
+    def _store(self, dtype, geometry, base, active, result, moments, bessel, k):
         """Turn the learned subspace into the fitted attributes (as PCA's)."""
-        k = self.n_components
         n_units = result.subspace.shape[1]
         # Ritz rotation: within the learned subspace, order the axes by their
         # variance under pi (for Sanger's rule this reproduces its order).
@@ -734,6 +760,14 @@ class CoupledFlowEmbedding(
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first_pass)
         n, d = X.shape
         k = self.n_components
+        if k is not None and not isinstance(k, Integral):
+            raise ValueError(
+                f"n_components={k} (a share of the variance) needs the whole data "
+                "set's spectrum: use fit, or an int n_components with partial_fit."
+            )
+        if k is None:
+            # As IncrementalPCA: all components the first batch can carry.
+            k = self.n_components_ if not first_pass else min(n, d)
         if first_pass and n < k:
             raise ValueError(
                 f"n_components={k} must be at most the first batch's n_samples={n}; "
@@ -787,7 +821,7 @@ class CoupledFlowEmbedding(
         base = state["reference"] + shift
         count = state["count"]
         self._store(X.dtype, geometry, base, np.ones(d, dtype=bool), result,
-                    _DenseMoments(C), count / (count - 1.0) if count > 1 else 1.0)
+                    _DenseMoments(C), count / (count - 1.0) if count > 1 else 1.0, k)
         tasks.close()
         return self
 
@@ -795,11 +829,11 @@ class CoupledFlowEmbedding(
         """Warn when the tempered measure rests on a handful of samples.
 
         ``n_eff = 1 / sum(pi**2)`` (Kish's effective sample size) is
-        ``n_samples`` at temperature 1.  Below ``_FEW_SAMPLES`` of it (or
-        below ``n_components + 1`` samples) the subspace is that of a few
-        points, not of a smoothed version of the data.
+        ``n_samples`` at temperature 1; below ``_FEW_SAMPLES`` of it the
+        subspace is that of a few points, not of a smoothed version of the
+        data.
         """
-        if n_eff >= max(_FEW_SAMPLES * n_samples, self.n_components + 1.0):
+        if self.temperature == 1.0 or n_eff >= _FEW_SAMPLES * n_samples:
             return
         cause = (
             "above temperature 1 the kernel degree of isolated samples "
@@ -1164,6 +1198,28 @@ class _CheckpointTasks:
         self.root.call_on_fit_task_end(
             estimator=self.estimator, X=self.X, reconstruction_attributes={}
         )
+
+
+def _components_for_share(eigenvalues, share):
+    """Fewest leading eigenvalues whose share of the total exceeds ``share``.
+
+    As :class:`~sklearn.decomposition.PCA` with a float ``n_components``.
+
+    Parameters
+    ----------
+    eigenvalues : ndarray of shape (d,)
+        Descending, non-negative.
+    share : float
+        In ``(0, 1)``.
+
+    Returns
+    -------
+    k : int
+        Between 1 and ``d``.
+    """
+    eigenvalues = np.clip(eigenvalues, 0.0, None)
+    cumulative = np.cumsum(eigenvalues) / eigenvalues.sum()
+    return int(min(np.searchsorted(cumulative, share, side="right") + 1, len(eigenvalues)))
 
 
 def _check_features(X, n_components):

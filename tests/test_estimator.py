@@ -132,6 +132,8 @@ def test_too_many_components_raises(shape, n_components):
         dict(learning_rate=2.0),
         dict(learning_rate=0.0),
         dict(n_components=0),
+        dict(n_components=1.0),
+        dict(n_components=1.5),
         dict(manifold="sphere"),
         dict(max_iter=0),
         dict(tol=-1.0),
@@ -552,3 +554,49 @@ def test_fit_is_scale_equivariant():
     np.testing.assert_allclose(
         scaled.explained_variance_, reference.explained_variance_ * 1e-40, rtol=1e-8
     )
+
+
+@pytest.mark.parametrize("share", [0.5, 0.8, 0.9])
+def test_float_n_components_keeps_a_share_of_the_variance(share):
+    """A float n_components picks the fewest components whose share of the
+    variance exceeds it, as PCA does: same count and subspace on digits."""
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+    from scipy.linalg import subspace_angles
+
+    X = load_digits().data
+    pca = PCA(share).fit(X)
+    emb = CoupledFlowEmbedding(share, solver="averaged", random_state=0).fit(X)
+    assert emb.n_components_ == pca.n_components_
+    assert emb.components_.shape == (pca.n_components_, 64)
+    assert emb.explained_variance_ratio_.sum() > share
+    assert emb.explained_variance_ratio_[:-1].sum() <= share
+    assert subspace_angles(emb.components_.T, pca.components_.T).max() < 1e-5
+
+
+def test_float_n_components_with_the_walkers_and_a_temperature():
+    """The stochastic and mean-field solvers resolve a float from the
+    spectrum of C_pi under the tempered measure, computed here by numpy."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((400, 5)) * [4.0, 2.0, 1.0, 0.3, 0.1]
+    for solver, temperature in (("stochastic", 1.0), ("mean_field", 0.6)):
+        emb = CoupledFlowEmbedding(0.95, solver=solver, temperature=temperature,
+                                   random_state=0, **FAST).fit(X)
+        pi = emb.stationary_measure_
+        Z = X - X.mean(axis=0) if temperature == 1.0 else X - emb.mean_
+        values = np.linalg.eigvalsh((Z * pi[:, None]).T @ Z)[::-1]
+        expected = int(np.searchsorted(np.cumsum(values) / values.sum(), 0.95, side="right") + 1)
+        assert emb.n_components_ == expected == emb.components_.shape[0]
+
+
+def test_none_n_components_learns_them_all():
+    """None: min(n_samples, n_features) components, as PCA; partial_fit
+    resolves it from the first batch, and refuses a float."""
+    X = np.random.default_rng(0).standard_normal((6, 9))
+    emb = CoupledFlowEmbedding(None, solver="averaged").fit(X)
+    assert emb.n_components_ == 6 and emb.transform(X).shape == (6, 6)
+    Y = np.random.default_rng(1).standard_normal((50, 4))
+    inc = CoupledFlowEmbedding(None).partial_fit(Y[:20]).partial_fit(Y[20:])
+    assert inc.n_components_ == 4
+    with pytest.raises(ValueError, match="share of the variance.*use fit"):
+        CoupledFlowEmbedding(0.9).partial_fit(Y)
