@@ -504,7 +504,7 @@ class Problem:
     """A generated fit: data, number of components and parameters."""
 
     X: np.ndarray
-    n_components: int
+    n_components: int | float | None
     params: dict
 
     def __repr__(self):
@@ -549,6 +549,9 @@ def problems(draw, manifold, rules=("sanger", "oja"), dtypes=DTYPES, too_many_co
     X = case.points(draw, n_samples, n_features).astype(dtype)
     # Some layouts (antipodal pairs) round n_samples down to an even number.
     most = min(X.shape[0], case.dim(n_features)) + (1 if too_many_components else 0)
-    n_components = draw(st.integers(1, most), label="n_components")
+    # Mostly a count; also None (all) and a share of the variance, as in PCA.
+    n_components = draw(
+        st.integers(1, most) | st.none() | st.floats(0.05, 0.95), label="n_components"
+    )
     params = draw(fit_params(rules), label="params")
     return Problem(X, n_components, params)
