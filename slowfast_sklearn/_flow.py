@@ -249,6 +249,7 @@ def coupled_flow(
     learning_rate : float, default=0.2
         Constant step size ``eta`` (in units where ``lambda_1 = 1``).
     n_walkers : int, default=1024
+        Number of walkers: each weight update averages over their batch.
     walk_steps : int, default=1
         Walker moves per weight update.
     walker_lifetime : int or None, default=None
@@ -298,6 +299,8 @@ def coupled_flow(
     Returns
     -------
     result : FlowResult
+        The Polyak-Ruppert averaged subspace, the last weights, the
+        Lyapunov log, the split-half angles and the walkers' final state.
     """
     n, d = Z.shape
     k = n_components
@@ -430,15 +433,19 @@ def mean_field_flow(
     pi : ndarray of shape (n_samples,)
         Its stationary law.
     n_components : int
+        Number of units (columns of ``W``).
     rule : {"sanger", "oja", "hebbian", "trace"}, default="sanger"
     learning_rate : float, default=0.2
+        Constant step size ``eta`` (in units where ``lambda_1 = 1``).
     max_iter : int, default=5000
+        Most weight updates.
     tol : float, default=1e-6
         Stop when the largest principal angle between the weights' spans at
         successive checkpoints is below ``tol`` three times in a row.
     rng : numpy.random.Generator
         Draws the initial weights when ``weights_init`` is None.
     weights_init : ndarray of shape (n_features, n_components), default=None
+        Initial weights; as in :func:`coupled_flow` if None.
     rho_init : ndarray of shape (n_samples,), default=None
         Initial law of the walkers; uniform (the empirical measure) if None.
     step_guard : bool, default=None

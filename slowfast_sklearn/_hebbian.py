@@ -44,6 +44,7 @@ def spectral_norm_bound(W):
     Parameters
     ----------
     W : ndarray of shape (n_features, n_components)
+        Weights.
 
     Returns
     -------

@@ -285,6 +285,8 @@ def row_sampler(P):
     Returns
     -------
     sampler : RowSampler
+        Per-row holding probabilities and slot ranges, and the positive
+        off-diagonal entries' columns and acceptance ratios.
     """
     P = sp.csr_array(P)
     if not P.has_sorted_indices:
@@ -432,6 +434,7 @@ def systematic_positions(weights, n_walkers, rng):
     n_walkers : int
         Number of walkers.
     rng : numpy.random.Generator
+        Draws the one uniform offset.
 
     Returns
     -------

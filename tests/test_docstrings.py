@@ -177,3 +177,38 @@ def test_documented_shapes_match(fitted):
         assert isinstance(getattr(fitted, name), (int, np.integer)), name
     assert isinstance(fitted.converged_, (bool, np.bool_))
     assert isinstance(fitted.noise_variance_, float)
+
+
+def _building_blocks():
+    """The private functions the API page documents (``docs/api.rst``)."""
+    import re
+    from pathlib import Path
+
+    module, names = None, []
+    for line in (Path(__file__).parents[1] / "docs" / "api.rst").read_text().splitlines():
+        match = re.match(r"\.\. currentmodule:: (\S+)", line)
+        if match:
+            module = match.group(1)
+            continue
+        match = re.match(r"   ([a-z_][a-z_0-9]*)$", line)
+        if match and module and module != "slowfast_sklearn":
+            names.append(f"{module}.{match.group(1)}")
+    return names
+
+
+def test_api_page_lists_the_building_blocks():
+    names = _building_blocks()
+    assert "slowfast_sklearn._spatial.row_sampler" in names
+    assert "slowfast_sklearn._flow.coupled_flow" in names
+    assert len(names) >= 10
+
+
+@pytest.mark.parametrize("name", _building_blocks())
+def test_building_block_docstrings(name):
+    """The documented building blocks are numpydoc-valid too: every
+    parameter and return value described.  They are private, so no See
+    Also or Examples section is required (the examples use them)."""
+    result = validate(name)
+    ignore = METHOD_IGNORE | {"SA01", "EX01"}
+    errors = [f"{code}: {message}" for code, message in result["errors"] if code not in ignore]
+    assert not errors, f"{name}:\n" + "\n".join(errors)
