@@ -280,6 +280,24 @@ def write_features(path, features, names):
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _n_components(text):
+    if text == "all":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a count, a share in (0, 1) or 'all', got {text!r}"
+        ) from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"a share must lie in (0, 1), got {value}")
+    return value
+
+
 def _learning_rate(text):
     if text == "auto":
         return text
@@ -389,8 +407,10 @@ def _add_embed_parser(sub):
         "CSV with a header row of feature names (coupledflowembedding0, ...)",
     )
     embed.add_argument(
-        "--n-components", type=int, default=defaults["n_components"], metavar="K",
-        help="number of features to learn (default: %(default)s)",
+        "--n-components", type=_n_components, default=defaults["n_components"], metavar="K",
+        help="number of features to learn; a number in (0, 1) keeps the fewest whose "
+        "share of the variance exceeds it, 'all' keeps min(n_samples, dim) "
+        "(default: %(default)s)",
     )
     embed.add_argument(
         "--manifold", choices=MANIFOLDS, default=defaults["manifold"],

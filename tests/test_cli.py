@@ -102,6 +102,21 @@ def test_manifold_option(tmp_path):
     assert result.stderr.startswith("error: X is not on the manifold 'hypersphere'")
 
 
+@pytest.mark.parametrize("value, expected", [("0.9", 0.9), ("all", None)])
+def test_n_components_share_or_all(tmp_path, data, value, expected):
+    """--n-components takes a share of the variance or 'all', as the estimator."""
+    source, target = tmp_path / "in.npy", tmp_path / "out.npy"
+    np.save(source, data)
+    result = _run("embed", source, "-o", target, "--n-components", value,
+                  "--solver", "averaged")
+    assert result.returncode == 0, result.stderr
+    est = CoupledFlowEmbedding(expected, solver="averaged", random_state=0).fit(data)
+    np.testing.assert_array_equal(np.load(target), est.transform(data))
+    assert np.load(target).shape[1] == est.n_components_
+    bad = _run("embed", source, "-o", target, "--n-components", "1.5")
+    assert bad.returncode == 2 and "a share must lie in (0, 1)" in bad.stderr
+
+
 def test_headerless_csv_and_blank_lines(tmp_path, data):
     """No header: every row is data; blank lines are skipped."""
     source = tmp_path / "plain.csv"
