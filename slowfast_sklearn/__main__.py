@@ -284,9 +284,13 @@ def _n_components(text):
     if text == "all":
         return None
     try:
-        return int(text)
+        count = int(text)
     except ValueError:
         pass
+    else:
+        if count < 1:
+            raise argparse.ArgumentTypeError(f"a count must be at least 1, got {count}")
+        return count
     try:
         value = float(text)
     except ValueError:
@@ -360,6 +364,8 @@ def run_embed(args, out=None, err=None):
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
+            # geomstats' import-time ImportWarning is not about the fit.
+            warnings.simplefilter("ignore", ImportWarning)
             start = time.perf_counter()
             features = est.fit_transform(X)
             seconds = time.perf_counter() - start

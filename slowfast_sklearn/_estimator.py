@@ -182,6 +182,11 @@ class CoupledFlowEmbedding(
     n_components_ : int
         Number of components learned (``n_components`` resolved when it is
         None or a float).
+    n_samples_seen_ : int
+        Samples learned from: ``n_samples`` after :meth:`fit`, then the
+        running total over :meth:`partial_fit` calls, which continue from a
+        fit on flat data (as :class:`~sklearn.decomposition.IncrementalPCA`'s
+        do).
     explained_variance_ : ndarray of shape (n_components,)
         Variance of each feature under the spatial measure, with a Bessel
         correction from the measure's effective sample size (equal to
@@ -435,7 +440,9 @@ class CoupledFlowEmbedding(
         k = self.n_components
         if k is None:
             k = min(n_samples, geometry.dim)
-        elif not isinstance(k, Integral):
+        elif isinstance(k, Integral):
+            k = int(k)  # a numpy integer or a bool, as PCA takes them
+        else:
             k = None  # a share of the variance: decided from C_pi's spectrum below
         if k is not None and k > min(n_samples, geometry.dim):
             dims = (
@@ -462,7 +469,7 @@ class CoupledFlowEmbedding(
         # the dynamics so they get exactly zero weight.  The floor is relative
         # to each coordinate's magnitude, so it does not depend on units.
         floor = geometry.rounding_floor(base, X.dtype)
-        C = exponent = None
+        C = exponent = scatter = None
         if Z is None:
             # Streaming C_pi: one pass over X gives the spreads too (their
             # square roots are the features' standard deviations), unless
@@ -472,6 +479,7 @@ class CoupledFlowEmbedding(
             variance = np.diag(C)
             if np.all(np.isfinite(C)) and variance.max() > 1e-250:
                 active, exponent = np.sqrt(variance) > floor, 0
+                scatter = C  # partial_fit's running second moment, for free
             else:
                 high, low = X.max(axis=0), X.min(axis=0)
                 active = high - low > floor
@@ -638,6 +646,12 @@ class CoupledFlowEmbedding(
         self._warn_dynamics(result)
         self._store(X.dtype, geometry, base, active, result, moments, bessel, k)
         self.stationary_measure_ = np.full(n_samples, 1.0 / n_samples) if pi is None else pi
+        # partial_fit continues from here, as after IncrementalPCA.fit.
+        self._set_stream(
+            _stream_of(X, base, self.stationary_measure_, scatter)
+            if geometry.name == "euclidean" else None
+        )
+        self.n_samples_seen_ = n_samples
         tasks.close()
         return X
 
@@ -768,6 +782,7 @@ class CoupledFlowEmbedding(
         if k is None:
             # As IncrementalPCA: all components the first batch can carry.
             k = self.n_components_ if not first_pass else min(n, d)
+        k = int(k)
         if first_pass and n < k:
             raise ValueError(
                 f"n_components={k} must be at most the first batch's n_samples={n}; "
@@ -775,14 +790,16 @@ class CoupledFlowEmbedding(
             )
         if k > d:
             raise ValueError(f"n_components={k} must be at most n_features={d}.")
+        if not first_pass and k != self.n_components_:
+            raise ValueError(
+                f"n_components={k} differs from the {self.n_components_} components "
+                "learned so far; keep n_components between partial_fit calls, or "
+                "fit anew."
+            )
         rng = check_random_state(self.random_state)
-        state = getattr(self, "_stream", None)
+        state = self._get_stream()
         if state is None:
-            # Sums are kept about a fixed reference point (the first batch's
-            # mean) so that large offsets do not cancel.
-            reference = np.mean(X, axis=0, dtype=np.float64)
-            state = {"reference": reference, "count": 0, "sum": np.zeros(d),
-                     "weight": 0.0, "wsum": np.zeros(d), "wscatter": np.zeros((d, d))}
+            state = _empty_stream(np.mean(X, axis=0, dtype=np.float64))
         if self.temperature == 1.0 or n < 3:
             weights = np.full(n, 1.0 / n)
         else:
@@ -796,13 +813,8 @@ class CoupledFlowEmbedding(
             weights = stationary_law(degree, 1.0 / self.temperature)
             self._warn_measure(1.0 / np.sum(weights**2), n)
         # Each batch carries mass in proportion to its size.
-        weights = weights * n
-        state["count"] += n
-        state["sum"] += np.sum(X - state["reference"], axis=0)
-        state["weight"] += n
-        state["wsum"] += weights @ (X - state["reference"])
-        state["wscatter"] += second_moment(X, state["reference"], weights=weights)
-        self._stream = state
+        _accumulate(state, X, weights * n)
+        self._set_stream(state)
         self.n_samples_seen_ = state["count"]
         shift = state["sum"] / state["count"]  # base point - reference
         first = state["wsum"] / state["weight"]
@@ -825,6 +837,22 @@ class CoupledFlowEmbedding(
         tasks.close()
         return self
 
+    _STREAM_KEYS = ("reference", "count", "sum", "weight", "wsum", "wscatter")
+
+    def _set_stream(self, state):
+        """Keep partial_fit's running sums as plain attributes (arrays and
+        numbers, so that a fitted estimator pickles as such); None drops them."""
+        for key in self._STREAM_KEYS:
+            if state is None:
+                self.__dict__.pop(f"_stream_{key}", None)
+            else:
+                setattr(self, f"_stream_{key}", state[key])
+
+    def _get_stream(self):
+        if not hasattr(self, "_stream_reference"):
+            return None
+        return {key: getattr(self, f"_stream_{key}") for key in self._STREAM_KEYS}
+
     def _warn_measure(self, n_eff, n_samples):
         """Warn when the tempered measure rests on a handful of samples.
 
@@ -836,9 +864,10 @@ class CoupledFlowEmbedding(
         if self.temperature == 1.0 or n_eff >= _FEW_SAMPLES * n_samples:
             return
         cause = (
-            "above temperature 1 the kernel degree of isolated samples "
-            "underflows and deg**(1/temperature - 1) hands them the mass; lower "
-            "temperature or raise n_neighbors (a wider kernel)"
+            "above temperature 1 the kernel degree of isolated samples is "
+            "exponentially small and deg**(1/temperature - 1) hands them the "
+            "mass; lower temperature, or raise n_neighbors (a wider kernel; "
+            "several times the default may be needed)"
             if self.temperature > 1.0 else
             "below temperature 1 the measure concentrates on the densest "
             "samples; raise temperature toward 1"
@@ -894,8 +923,9 @@ class CoupledFlowEmbedding(
             )
             warnings.warn(
                 f"CoupledFlowEmbedding did not converge in max_iter={self.max_iter} "
-                f"iterations (solver={self.solver!r}): the subspace is still "
-                f"{angle:.2g} rad from settled (tol={tol:g}). Increase {more}, "
+                f"iterations (solver={self.solver!r}): the subspace still moved "
+                f"{angle:.2g} rad at the last check (tol={tol:g}), and its distance "
+                f"to the stationary subspace can be far larger. Increase {more}, "
                 f"or raise tol.{hint}",
                 ConvergenceWarning,
             )
@@ -1198,6 +1228,47 @@ class _CheckpointTasks:
         self.root.call_on_fit_task_end(
             estimator=self.estimator, X=self.X, reconstruction_attributes={}
         )
+
+
+def _empty_stream(reference):
+    """partial_fit's running sums, kept about a fixed reference point (the
+    first batch's mean) so that large offsets do not cancel."""
+    d = reference.shape[0]
+    return {"reference": reference, "count": 0, "sum": np.zeros(d), "weight": 0.0,
+            "wsum": np.zeros(d), "wscatter": np.zeros((d, d))}
+
+
+def _accumulate(state, X, weights):
+    """Add a batch to the running sums (Chan, Golub & LeVeque 1979).
+
+    ``weights`` (shape ``(n,)``) sum to the batch's size.  Row blocks: no
+    copy of ``X``.
+    """
+    reference = state["reference"]
+    n = X.shape[0]
+    state["count"] += n
+    state["weight"] += n
+    for rows in row_blocks(*X.shape):
+        block = np.subtract(X[rows], reference, dtype=np.float64)
+        state["sum"] += block.sum(axis=0)
+        state["wsum"] += weights[rows] @ block
+    state["wscatter"] += second_moment(X, reference, weights=weights)
+
+
+def _stream_of(X, base, pi, scatter=None):
+    """The running sums partial_fit would hold after one batch ``X`` with
+    the fitted measure ``pi``; ``scatter`` is ``sum_i (x_i - base)(x_i -
+    base)^T / n`` when fit already has it (the averaged solver at
+    temperature 1)."""
+    state = _empty_stream(np.array(base, dtype=np.float64))
+    if scatter is None:
+        _accumulate(state, X, pi * X.shape[0])
+    else:
+        # Uniform weights about the mean itself: both first-moment sums are
+        # zero, so no pass over X is needed (the averaged solver's speed).
+        n = X.shape[0]
+        state.update(count=n, weight=float(n), wscatter=scatter * n)
+    return state
 
 
 def _components_for_share(eigenvalues, share):

@@ -93,6 +93,7 @@ def test_manifold_option(tmp_path):
     result = _run("embed", source, "-o", target, "--manifold", "hypersphere",
                   "--n-walkers", 256, "--max-iter", 1500)
     assert result.returncode == 0, result.stderr
+    assert "ImportWarning" not in result.stderr  # geomstats' import noise stays out
     expected = CoupledFlowEmbedding(manifold="hypersphere", n_walkers=256, max_iter=1500,
                                     random_state=0).fit_transform(points)
     np.testing.assert_array_equal(np.load(target), expected)
@@ -115,6 +116,8 @@ def test_n_components_share_or_all(tmp_path, data, value, expected):
     assert np.load(target).shape[1] == est.n_components_
     bad = _run("embed", source, "-o", target, "--n-components", "1.5")
     assert bad.returncode == 2 and "a share must lie in (0, 1)" in bad.stderr
+    bad = _run("embed", source, "-o", target, "--n-components", "0")
+    assert bad.returncode == 2 and "a count must be at least 1" in bad.stderr
 
 
 def test_headerless_csv_and_blank_lines(tmp_path, data):

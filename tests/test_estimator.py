@@ -600,3 +600,11 @@ def test_none_n_components_learns_them_all():
     assert inc.n_components_ == 4
     with pytest.raises(ValueError, match="share of the variance.*use fit"):
         CoupledFlowEmbedding(0.9).partial_fit(Y)
+
+
+def test_bool_and_numpy_integer_n_components():
+    """Integral values of any type, as PCA accepts them (True is one component)."""
+    X = np.random.default_rng(0).standard_normal((50, 4)) * [3.0, 2.0, 1.0, 0.5]
+    assert CoupledFlowEmbedding(True, solver="averaged").fit(X).n_components_ == 1
+    emb = CoupledFlowEmbedding(np.int64(3), solver="averaged").fit(X)
+    assert emb.n_components_ == 3 and type(emb.n_components_) is int

@@ -54,3 +54,32 @@ def test_tempered_stream_approaches_the_tempered_fit():
     # Densities estimated per batch: close to the full tempered fit, and
     # tempered (away from the flat PCA subspace) in the same direction.
     assert subspace_angles(stream.components_.T, full.components_.T).max() < 0.1
+
+
+@pytest.mark.parametrize("solver", ["averaged", "stochastic"])
+def test_partial_fit_continues_after_fit(solver):
+    """As after IncrementalPCA.fit: partial_fit adds to what fit learned
+    (PCA of both sets), and a fit discards an earlier stream."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((300, 5)) * [1.0, 1.0, 1.0, 1.0, 6.0]
+    X = rng.standard_normal((400, 5)) * [5.0, 2.0, 1.0, 0.5, 0.2] + 10.0
+    Y = rng.standard_normal((100, 5)) * [1.0, 4.0, 1.0, 0.5, 0.2] + 10.0
+    emb = CoupledFlowEmbedding(2, solver=solver, random_state=0, max_iter=1500)
+    emb.partial_fit(A).fit(X)  # A must be forgotten
+    assert emb.n_samples_seen_ == 400
+    emb.partial_fit(Y)
+    both = np.vstack([X, Y])
+    pca = PCA(2).fit(both)
+    assert emb.n_samples_seen_ == 500
+    np.testing.assert_allclose(emb.mean_, both.mean(axis=0), rtol=0, atol=1e-12)
+    assert subspace_angles(emb.components_.T, pca.components_.T).max() < 1e-6
+    np.testing.assert_allclose(emb.explained_variance_, pca.explained_variance_, rtol=1e-6)
+
+
+def test_partial_fit_keeps_n_components():
+    """Changing n_components between batches is an error (IncrementalPCA's rule)."""
+    X = gaussian_data(n=200, seed=1)
+    emb = CoupledFlowEmbedding(2, random_state=0).partial_fit(X[:100])
+    emb.set_params(n_components=3)
+    with pytest.raises(ValueError, match="n_components=3 differs from the 2 components"):
+        emb.partial_fit(X[100:])
