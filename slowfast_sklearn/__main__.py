@@ -280,9 +280,21 @@ def write_features(path, features, names):
         raise InputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+def _float_or_keyword(text, keyword, expected, accept, rule):
+    """``keyword`` itself, or a float for which ``accept`` holds (``rule``
+    says which, in the error)."""
+    if text == keyword:
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+    if not accept(value):
+        raise argparse.ArgumentTypeError(f"{rule}, got {value}")
+    return value
+
+
 def _n_components(text):
-    if text == "all":
-        return None
     try:
         count = int(text)
     except ValueError:
@@ -291,39 +303,19 @@ def _n_components(text):
         if count < 1:
             raise argparse.ArgumentTypeError(f"a count must be at least 1, got {count}")
         return count
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a count, a share in (0, 1) or 'all', got {text!r}"
-        ) from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"a share must lie in (0, 1), got {value}")
-    return value
+    value = _float_or_keyword(text, "all", "a count, a share in (0, 1) or 'all'",
+                              lambda v: 0.0 < v < 1.0, "a share must lie in (0, 1)")
+    return None if value == "all" else value
 
 
 def _learning_rate(text):
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"must lie in (0, 1), got {value}")
-    return value
+    return _float_or_keyword(text, "auto", "'auto' or a number",
+                             lambda v: 0.0 < v < 1.0, "must lie in (0, 1)")
 
 
 def _tol(text):
-    if text == "auto":
-        return text
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
-    if not value >= 0.0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
+    return _float_or_keyword(text, "auto", "'auto' or a number",
+                             lambda v: v >= 0.0, "must be >= 0")
 
 
 def run_embed(args, out=None, err=None):

@@ -1324,10 +1324,7 @@ def _top_eigenvalues(Z, pi, k, rng):
     if rng is None:
         rng = np.random.default_rng(0)
     if d <= 256 or k >= d - 1:
-        C = np.zeros((d, d))
-        for rows in row_blocks(n, d):
-            Zb = Z[rows]
-            C += (Zb * pi[rows, None]).T @ Zb
+        C = second_moment(Z, 0.0, weights=pi)
         return np.clip(linalg.eigvalsh(C)[::-1][:k], 0.0, None)
     from scipy.sparse.linalg import LinearOperator, eigsh
 
