@@ -518,7 +518,9 @@ class CoupledFlowEmbedding(
                 n_units = min(k, int(active.sum()))
         else:
             # No copy when every feature varies; Z is not needed past this point.
-            Za = Z if active.all() else Z[:, active]
+            # A boolean column mask gives an F-ordered array: keep C order,
+            # the layout of the on-demand rows (BLAS rounds the two apart).
+            Za = Z if active.all() else np.ascontiguousarray(Z[:, active])
             del Z
             # An exact power-of-two scale: the largest coordinate lands in
             # [0.5, 1), so squares cannot overflow, and rescaling X by 2**m

@@ -195,8 +195,10 @@ class EuclideanGeometry:
         -------
         Z : ndarray of shape (n_samples, dim)
         """
-        # One float64 result, no upcast copy first (memory on large input).
-        return np.subtract(X, base, dtype=np.float64)
+        # One float64 result, no upcast copy first (memory on large input);
+        # C order whatever X's, since BLAS rounds C- and F-ordered operands
+        # differently and the walkers' on-demand rows are C-ordered.
+        return np.subtract(X, base, dtype=np.float64, order="C")
 
     def walker_log(self, X, base):
         """Coordinates of walkers and which of them may enter the batch.

@@ -46,9 +46,11 @@ class CentredRows:
         return self.shape[0]
 
     def __getitem__(self, rows):
-        Z = np.subtract(self.X[rows], self.base, dtype=np.float64)
+        Z = np.subtract(self.X[rows], self.base, dtype=np.float64, order="C")
         if self.columns is not None:
-            Z = Z[:, self.columns]
+            # compress keeps C order (a boolean mask on axis 1 gives F order,
+            # which BLAS rounds differently from the C-ordered copy).
+            Z = Z.compress(self.columns, axis=1)
         Z *= self.scale
         return Z
 

@@ -29,6 +29,11 @@ from slowfast_sklearn._spatial import row_sampler, step_walkers
 #: Spectrum with well-separated top two (8, 4 | 1): identifiable subspace and axes.
 EIGENVALUES = (8.0, 4.0, 1.0, 0.8, 0.6, 0.5)
 FAST = dict(max_iter=1500, n_walkers=512)
+#: Agreement of two code paths whose operands are equal but may be laid out
+#: or blocked differently: BLAS kernels may then sum in another order
+#: (seen: 8e-16 on OpenBLAS 0.3.30 / AMD EPYC), so results agree to a few
+#: hundred ulps of unit-scale values, not bit for bit.
+ROUNDING = dict(rtol=1e-12, atol=1e-13)
 
 
 def make_gaussian(n_samples=600, eigenvalues=EIGENVALUES, offset=3.0, seed=0):
@@ -64,7 +69,7 @@ def gaussian():
 
 
 def test_two_threads_fitting_at_once_match_a_serial_fit(gaussian):
-    """Concurrent fits share no state: each matches the serial fit bit for bit."""
+    """Concurrent fits share no state: each matches the serial fit."""
     params = dict(n_components=2, random_state=3, **FAST)
     serial = CoupledFlowEmbedding(**params).fit(gaussian)
     n_threads = 2
@@ -85,9 +90,12 @@ def test_two_threads_fitting_at_once_match_a_serial_fit(gaussian):
     for t in threads:
         t.join()
     assert not errors, errors
+    # The fits pin BLAS to one thread for their dynamics, but that limit is
+    # process-wide, so a concurrent fit may run a product at another thread
+    # count (another summation order): agreement to rounding, not bit for bit.
     for est in results:
-        np.testing.assert_array_equal(est.components_, serial.components_)
-        np.testing.assert_array_equal(est.lyapunov_, serial.lyapunov_)
+        np.testing.assert_allclose(est.components_, serial.components_, **ROUNDING)
+        np.testing.assert_allclose(est.lyapunov_, serial.lyapunov_, **ROUNDING)
         assert est.n_iter_ == serial.n_iter_
 
 
@@ -315,11 +323,13 @@ def test_fit_builds_nothing_quadratic(monkeypatch):
 
 
 @pytest.mark.parametrize("dtype, offset", [(np.float64, 3.0), (np.float32, 1e5)])
-def test_walkers_read_large_flat_data_off_X_bit_for_bit(dtype, offset, monkeypatch):
+def test_walkers_read_large_flat_data_off_X(dtype, offset, monkeypatch):
     """Above ``_ON_DEMAND_BYTES`` the walkers' rows are centred on the fly
-    from X instead of from a centred copy (which would be as big as X); the
-    fit is the same, bit for bit, including a constant column left out and
-    float32 input far from the origin."""
+    from X instead of from a centred copy (which would be as big as X).  The
+    rows themselves are bit for bit those of the copy (elementwise float64
+    arithmetic, exact in IEEE 754 on any machine), including a constant
+    column left out and float32 input far from the origin; the fit agrees to
+    rounding (:data:`ROUNDING`)."""
     X = make_gaussian(n_samples=800, offset=offset).astype(dtype)
     X[:, 2] = X[0, 2]
     params = dict(n_components=2, random_state=0, **FAST)
@@ -336,11 +346,22 @@ def test_walkers_read_large_flat_data_off_X_bit_for_bit(dtype, offset, monkeypat
         monkeypatch.setattr(estimator_module, "CentredRows", spy)
         monkeypatch.setattr(estimator_module, "_ON_DEMAND_BYTES", 0)
         on_demand = CoupledFlowEmbedding(**params).fit(X)
-    assert made and made[-1].shape == (800, 5)
+    rows = made[-1]
+    assert rows.shape == (800, 5)
+    active = np.ptp(X, axis=0) > 0
+    np.testing.assert_allclose(rows.base, X.astype(np.float64).mean(axis=0), rtol=1e-14)
+    expected = np.subtract(X, rows.base, dtype=np.float64)[:, active]
+    expected *= rows.scale
+    positions = np.random.default_rng(0).integers(0, 800, size=300)
+    np.testing.assert_array_equal(rows[positions], expected[positions])
+    np.testing.assert_array_equal(rows[10:500], expected[10:500])
+    assert rows[positions].flags.c_contiguous
     for name in ("components_", "explained_variance_", "weights_", "lyapunov_",
                  "noise_variance_", "stationary_measure_"):
-        np.testing.assert_array_equal(getattr(on_demand, name), getattr(copied, name), name)
-    np.testing.assert_array_equal(on_demand.transform(X), copied.transform(X))
+        np.testing.assert_allclose(getattr(on_demand, name), getattr(copied, name),
+                                   err_msg=name, **ROUNDING)
+    assert on_demand.n_iter_ == copied.n_iter_
+    np.testing.assert_allclose(on_demand.transform(X), copied.transform(X), **ROUNDING)
 
 
 def test_peak_memory_stays_under_three_times_the_input(monkeypatch):
