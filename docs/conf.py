@@ -47,6 +47,9 @@ extensions = [
     "sphinx.ext.autosummary",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax 3.2.2 copied into _static/mathjax and used from there: the
+    # site renders its formulas offline (Sphinx by default loads it from a CDN).
+    "sphinx-mathjax-offline",
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "myst_parser",
@@ -55,7 +58,12 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb"]
+# sg_execution_times.rst: left over from builds that wrote timing tables (see
+# "write_computation_times" below).
+exclude_patterns = [
+    "_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb",
+    "sg_execution_times.rst", "auto_examples/sg_execution_times.rst",
+]
 default_role = "literal"
 
 # -- API reference -----------------------------------------------------------
@@ -82,6 +90,9 @@ sphinx_gallery_conf = {
     # A failing example fails the build.
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
+    # The timing tables load jQuery, DataTables and Bootstrap from CDNs; the
+    # site loads nothing from the network.  Run times are in each example.
+    "write_computation_times": False,
 }
 
 # -- Cross-references to other projects ----------------------------------------
