@@ -3,7 +3,7 @@
 Data on the sphere: tangent PCA versus ambient PCA
 ==================================================
 
-Points on the unit sphere :math:`S^2 \\subset \\mathbb{R}^3` spread along a
+Points on the unit sphere of three-dimensional space spread along a
 long arc of a great circle (about 75 degrees either side of the centre) and
 a little across it.  Three ways to find two principal directions:
 
