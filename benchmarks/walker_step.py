@@ -13,13 +13,13 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 import slowfast_sklearn._spatial as spatial
-from slowfast_sklearn._geometry import _self_kneighbors
+from slowfast_sklearn.geometry._base import self_kneighbors
 
 
 def main():
     X = load_digits().data
     Z = X - X.mean(axis=0)
-    K, _ = spatial.kernel_graph(*_self_kneighbors(Z, 15), len(Z))
+    K, _ = spatial.kernel_graph(*self_kneighbors(Z, 15), len(Z))
     P, _ = spatial.metropolis_transition(K)
     sampler = spatial.row_sampler(P)
     rng = np.random.default_rng(0)

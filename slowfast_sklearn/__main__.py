@@ -380,7 +380,7 @@ def run_embed(args, out=None, err=None):
 
 def _add_embed_parser(sub):
     from ._estimator import CoupledFlowEmbedding
-    from ._geometry import MANIFOLDS
+    from .geometry import MANIFOLDS
     from ._hebbian import RULES
 
     defaults = CoupledFlowEmbedding().get_params()

@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from ._averaged import averaged_flow, second_moment
 from ._flow import CHECK_EVERY, FlowResult, coupled_flow, mean_field_flow
-from ._geometry import MANIFOLDS, is_matrix_manifold, resolve_geometry
+from .geometry import GEOMETRIES, MANIFOLDS, is_matrix_manifold, resolve_geometry
 from ._hebbian import RULES
 from ._langevin import LangevinWalkers
 from ._rows import CentredRows, projected_moment, row_blocks, weighted_total
@@ -445,12 +445,8 @@ class CoupledFlowEmbedding(
         else:
             k = None  # a share of the variance: decided from C_pi's spectrum below
         if k is not None and k > min(n_samples, geometry.dim):
-            dims = (
-                "n_features" if geometry.name == "euclidean"
-                else f"dim of {geometry.name!r}"
-            )
             raise ValueError(
-                f"n_components={k} must be at most min(n_samples, {dims})="
+                f"n_components={k} must be at most min(n_samples, {geometry.dims_label})="
                 f"{min(n_samples, geometry.dim)}; lower n_components."
             )
         rng = check_random_state(self.random_state)
@@ -464,7 +460,7 @@ class CoupledFlowEmbedding(
         # At temperature 1 the walk's stationary law is uniform for any graph:
         # the averaged solver needs no graph, and C_pi streams from X.
         stream = self.solver == "averaged" and self.temperature == 1.0
-        Z = None if stream and geometry.name == "euclidean" else geometry.log(X, base)
+        Z = None if stream and geometry.flat else geometry.log(X, base)
         # Features with no spread cannot carry a component: keep them out of
         # the dynamics so they get exactly zero weight.  The floor is relative
         # to each coordinate's magnitude, so it does not depend on units.
@@ -532,7 +528,7 @@ class CoupledFlowEmbedding(
             # The walkers of flat data read their rows straight off X: on a
             # large data set the n x d copy would be as big as X itself.
             on_demand = (
-                geometry.name == "euclidean" and self.kernel == "graph"
+                geometry.flat and self.kernel == "graph"
                 and self.solver == "stochastic" and Za.nbytes > _ON_DEMAND_BYTES
                 and abs(exponent) < 900
             )
@@ -541,7 +537,7 @@ class CoupledFlowEmbedding(
                 Za = CentredRows(X, base, active, np.ldexp(1.0, -exponent))
             K, bandwidth = kernel_graph(distances, indices, n_samples)
             del distances, indices
-            if geometry.name == "euclidean" and self.kernel == "langevin":
+            if geometry.flat and self.kernel == "langevin":
                 # Flat neighbours were found in the scaled coordinates; the
                 # Langevin walkers move in X's units.
                 with np.errstate(over="ignore", under="ignore"):
@@ -651,7 +647,7 @@ class CoupledFlowEmbedding(
         # partial_fit continues from here, as after IncrementalPCA.fit.
         self._set_stream(
             _stream_of(X, base, self.stationary_measure_, scatter)
-            if geometry.name == "euclidean" else None
+            if geometry.flat else None
         )
         self.n_samples_seen_ = n_samples
         tasks.close()
@@ -767,7 +763,7 @@ class CoupledFlowEmbedding(
         >>> bool(np.allclose(np.abs(emb.components_), np.abs(pca.components_)))
         True
         """
-        if not (isinstance(self.manifold, str) and self.manifold == "euclidean"):
+        if not (isinstance(self.manifold, str) and GEOMETRIES[self.manifold].flat):
             raise ValueError(
                 f"partial_fit supports manifold='euclidean' only (got {self.manifold!r}); "
                 "use fit for curved manifolds."

@@ -14,7 +14,7 @@ bias; in ``R^d`` at ``beta = 1`` its covariance is the data's plus
 ``sigma**2 I`` (same eigenvectors).
 
 The manifold enters through a geometry adapter of
-:mod:`~slowfast_sklearn._geometry` (``mean_shift``, ``tangent_noise``,
+:mod:`~slowfast_sklearn.geometry` (``mean_shift``, ``tangent_noise``,
 ``exp_at``, ``walker_log``); everything else is arrays and a
 :class:`numpy.random.Generator`, vectorised over walkers.
 """
@@ -37,7 +37,7 @@ def langevin_step(geometry, X, anchors, sigma2, step, beta, rng):
     Parameters
     ----------
     geometry : geometry adapter
-        From :func:`~slowfast_sklearn._geometry.resolve_geometry`.
+        From :func:`~slowfast_sklearn.geometry.resolve_geometry`.
     X : ndarray of shape (n_walkers, n_features)
         Walkers, points of the manifold.
     anchors : ndarray of shape (n_anchors, n_features)

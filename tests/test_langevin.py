@@ -13,7 +13,7 @@ from scipy import linalg
 from sklearn.neighbors import NearestNeighbors
 
 from slowfast_sklearn import CoupledFlowEmbedding
-from slowfast_sklearn._geometry import resolve_geometry
+from slowfast_sklearn.geometry import resolve_geometry
 from slowfast_sklearn._langevin import langevin_step, mmd2
 
 

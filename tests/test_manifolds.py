@@ -20,7 +20,7 @@ from scipy import linalg
 from sklearn.exceptions import ConvergenceWarning
 
 from slowfast_sklearn import CoupledFlowEmbedding
-from slowfast_sklearn._geometry import resolve_geometry
+from slowfast_sklearn.geometry import resolve_geometry
 
 MANIFOLDS = ["hypersphere", "poincare_ball", "spd"]
 DIMS = {"hypersphere": 4, "poincare_ball": 4, "spd": 6}
@@ -410,10 +410,10 @@ def test_self_kneighbors_is_sklearns_kneighbors(duplicates, n_features, monkeypa
     which of several samples tied for the last place is listed."""
     from sklearn.neighbors import NearestNeighbors
 
-    import slowfast_sklearn._geometry as geometry_module
-    from slowfast_sklearn._geometry import _self_kneighbors
+    import slowfast_sklearn.geometry._base as geometry_base
+    from slowfast_sklearn.geometry._base import self_kneighbors as _self_kneighbors
 
-    monkeypatch.setattr(geometry_module, "_KNN_CHUNK_ENTRIES", 6 * 700)  # 8 chunks
+    monkeypatch.setattr(geometry_base, "KNN_CHUNK_ENTRIES", 6 * 700)  # 8 chunks
     rng = np.random.default_rng(duplicates)
     X = rng.standard_normal((5000, n_features))
     X[1 : 1 + duplicates] = X[0]

@@ -55,7 +55,7 @@ def test_solver_guarantees(data, fits, solver):
 
 def test_averaged_solver_needs_no_graph_at_temperature_one(monkeypatch, data):
     """At temperature 1 pi is uniform for any graph: the averaged solver skips the kNN search."""
-    import slowfast_sklearn._geometry as geometry
+    import slowfast_sklearn.geometry.euclidean as geometry
 
     X, V = data
 
