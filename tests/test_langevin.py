@@ -14,7 +14,7 @@ from sklearn.neighbors import NearestNeighbors
 
 from slowfast_sklearn import CoupledFlowEmbedding
 from slowfast_sklearn.geometry import resolve_geometry
-from slowfast_sklearn._langevin import langevin_step, mmd2
+from slowfast_sklearn.fast.langevin import langevin_step, mmd2
 
 
 def _sigma2(X, geometry, n_neighbors=15):

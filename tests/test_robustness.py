@@ -7,6 +7,7 @@ spectrum, a large offset in float32, the ends of the float range, a
 heavy-tailed sample with one walker, a memory budget, a fresh process.
 """
 
+import contextlib
 import pickle
 import subprocess
 import sys
@@ -22,9 +23,13 @@ from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 
-import slowfast_sklearn._estimator as estimator_module
+import slowfast_sklearn._prepare as preparation
 from slowfast_sklearn import CoupledFlowEmbedding
-from slowfast_sklearn._spatial import row_sampler, step_walkers
+from slowfast_sklearn._prepare import Plan, prepare
+from slowfast_sklearn._rows import CentredRows
+from slowfast_sklearn.fast import FAST_PROCESSES
+from slowfast_sklearn.fast.graph import row_sampler, step_walkers
+from slowfast_sklearn.solvers import SOLVERS
 
 #: Spectrum with well-separated top two (8, 4 | 1): identifiable subspace and axes.
 EIGENVALUES = (8.0, 4.0, 1.0, 0.8, 0.6, 0.5)
@@ -289,21 +294,29 @@ def test_row_sampler_skips_stored_zeros():
 # --------------------------------------------------------------------------
 
 
-def test_fit_builds_nothing_quadratic(monkeypatch):
+def _plan(solver="stochastic", kernel="graph", n_neighbors=15, n_components=2):
+    return Plan("euclidean", FAST_PROCESSES[kernel], SOLVERS[solver], 1.0, n_neighbors,
+                n_components)
+
+
+def test_fit_builds_nothing_quadratic():
     """50,000 samples: the walk's matrix is sparse with O(n * n_neighbors)
-    entries, and fit's peak memory is O(n * n_neighbors), far below one
-    dense n x n float64 matrix (20 GB)."""
+    entries (seen by a hook around the preparation's steps), and fit's peak
+    memory is O(n * n_neighbors), far below one dense n x n float64 matrix
+    (20 GB)."""
     n, d = 50_000, 4
     X = np.random.default_rng(0).standard_normal((n, d)) * [3.0, 2.0, 1.0, 0.5]
     seen = {}
-    original = estimator_module.metropolis_transition
 
-    def spy(K, *args):
-        P, degree = original(K, *args)
-        seen["K"], seen["P"] = (K.format, K.nnz), (P.format, P.nnz)
-        return P, degree
+    @contextlib.contextmanager
+    def spy(step, problem):
+        yield
+        if step == "graph":
+            seen["K"] = (problem.graph.format, problem.graph.nnz)
+        elif step == "metropolis":
+            seen["P"] = (problem.P.format, problem.P.nnz)
 
-    monkeypatch.setattr(estimator_module, "metropolis_transition", spy)
+    prepare(X, _plan(), np.random.default_rng(0), hook=spy)
     emb = CoupledFlowEmbedding(2, n_neighbors=15, max_iter=100, random_state=0)
     tracemalloc.start()
     try:
@@ -324,7 +337,7 @@ def test_fit_builds_nothing_quadratic(monkeypatch):
 
 @pytest.mark.parametrize("dtype, offset", [(np.float64, 3.0), (np.float32, 1e5)])
 def test_walkers_read_large_flat_data_off_X(dtype, offset, monkeypatch):
-    """Above ``_ON_DEMAND_BYTES`` the walkers' rows are centred on the fly
+    """Above ``ON_DEMAND_BYTES`` the walkers' rows are centred on the fly
     from X instead of from a centred copy (which would be as big as X).  The
     rows themselves are bit for bit those of the copy (elementwise float64
     arithmetic, exact in IEEE 754 on any machine), including a constant
@@ -336,17 +349,10 @@ def test_walkers_read_large_flat_data_off_X(dtype, offset, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         copied = CoupledFlowEmbedding(**params).fit(X)
-        made = []
-        original = estimator_module.CentredRows
-
-        def spy(*args):
-            made.append(original(*args))
-            return made[-1]
-
-        monkeypatch.setattr(estimator_module, "CentredRows", spy)
-        monkeypatch.setattr(estimator_module, "_ON_DEMAND_BYTES", 0)
+        monkeypatch.setattr(preparation, "ON_DEMAND_BYTES", 0)
         on_demand = CoupledFlowEmbedding(**params).fit(X)
-    rows = made[-1]
+    rows = prepare(X, _plan(), np.random.default_rng(0)).rows
+    assert isinstance(rows, CentredRows)
     assert rows.shape == (800, 5)
     active = np.ptp(X, axis=0) > 0
     np.testing.assert_allclose(rows.base, X.astype(np.float64).mean(axis=0), rtol=1e-14)
@@ -373,7 +379,7 @@ def test_peak_memory_stays_under_three_times_the_input(monkeypatch):
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "benchmarks"))
     from memory import measure
 
-    monkeypatch.setattr(estimator_module, "_ON_DEMAND_BYTES", 0)
+    monkeypatch.setattr(preparation, "ON_DEMAND_BYTES", 0)
     peak, size, _, _ = measure(30_000, 64, max_iter=300)
     assert peak < 3 * size, peak / size
 
@@ -453,7 +459,7 @@ def test_stationary_law_stays_positive_when_weights_underflow():
     """pi ~ deg**(beta - 1) with a degree of 1e-200 at beta=4: the weight
     (1e-600) underflows, but pi keeps every sample (regression: a zero in pi
     made KL(rho || pi) infinite in lyapunov_; found by the property tests)."""
-    from slowfast_sklearn._spatial import kl_divergence, stationary_law
+    from slowfast_sklearn.fast.graph import kl_divergence, stationary_law
 
     pi = stationary_law(np.array([3.0, 2.0, 1e-200, 1.0]), beta=4.0)
     assert np.all(pi > 0) and abs(pi.sum() - 1.0) < 1e-15

@@ -5,7 +5,7 @@ import pytest
 from scipy.stats import ks_2samp
 from sklearn.neighbors import NearestNeighbors
 
-from slowfast_sklearn._spatial import (
+from slowfast_sklearn.fast.graph import (
     kernel_graph,
     kl_divergence,
     metropolis_transition,
@@ -124,7 +124,7 @@ def test_stationary_law_tempers_the_density():
 
 def test_relaxation_time_matches_the_dense_spectrum():
     """relaxation_time is 1 / (1 - lambda_2) of P, checked against a dense eigensolver."""
-    from slowfast_sklearn._spatial import relaxation_time
+    from slowfast_sklearn.fast.graph import relaxation_time
 
     walk = Walk(gaussian_data(n=300, seed=7), beta=0.8)
     lam = np.sort(np.linalg.eigvals(walk.P.toarray()).real)

@@ -96,14 +96,14 @@ DATA = {"euclidean": flat_data, "hypersphere": sphere_data, "poincare_ball": bal
 @contextlib.contextmanager
 def rows_off_X():
     """Force the walkers to read flat data's rows off X at any size."""
-    from slowfast_sklearn import _estimator as owner
+    from slowfast_sklearn import _prepare as owner
 
-    saved = owner._ON_DEMAND_BYTES
-    owner._ON_DEMAND_BYTES = 0
+    saved = owner.ON_DEMAND_BYTES
+    owner.ON_DEMAND_BYTES = 0
     try:
         yield
     finally:
-        owner._ON_DEMAND_BYTES = saved
+        owner.ON_DEMAND_BYTES = saved
 
 
 def _state(est, X, out, key):
