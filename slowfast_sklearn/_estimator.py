@@ -965,7 +965,8 @@ def _check_features(X, n_components):
 def _solver_docs(doc):
     """Fill the class docstring's ``solver`` and ``tol`` entries from the registry."""
     def wrap(text, first, rest):
-        return textwrap.fill(text, 76, initial_indent=first, subsequent_indent=rest)
+        return textwrap.fill(text, 76, initial_indent=first, subsequent_indent=rest,
+                             break_on_hyphens=False)
 
     items = "\n".join(
         wrap(f'``"{name}"``: {solver.summary}', "        - ", "          ")
@@ -973,10 +974,11 @@ def _solver_docs(doc):
     )
     by_tol = groupby(SOLVERS.items(), key=lambda item: item[1].default_tol)
     tols = " and ".join(
-        f"{tol:g} for " + " and ".join(f'``"{name}"``' for name, _ in group)
+        f"{tol:g}".replace("e-0", "e-") + " for "
+        + " and ".join(f'``"{name}"``' for name, _ in group)
         for tol, group in by_tol
     )
-    stopping = " ".join(f'``"{name}"``: {solver.stopping}' for name, solver in SOLVERS.items())
+    stopping = "  ".join(f'``"{name}"``: {solver.stopping}' for name, solver in SOLVERS.items())
     tol = wrap(f'Convergence threshold in radians.  {stopping}  ``"auto"`` is {tols}.',
                "        ", "        ")
     options = "{" + ", ".join(f'"{name}"' for name in SOLVERS) + "}"

@@ -17,7 +17,6 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from scipy import linalg
 from sklearn.base import clone
 from sklearn.decomposition import PCA
@@ -28,7 +27,6 @@ from slowfast_sklearn import CoupledFlowEmbedding
 from slowfast_sklearn._prepare import Plan, prepare
 from slowfast_sklearn._rows import CentredRows
 from slowfast_sklearn.fast import FAST_PROCESSES
-from slowfast_sklearn.fast.graph import row_sampler, step_walkers
 from slowfast_sklearn.solvers import SOLVERS
 
 #: Spectrum with well-separated top two (8, 4 | 1): identifiable subspace and axes.
@@ -269,26 +267,6 @@ def test_plain_hebbian_divergence_is_reported(gaussian):
         assert np.all(np.isfinite(value))
 
 
-def test_row_sampler_skips_stored_zeros():
-    """A row of P whose only moves are stored zeros holds still (regression:
-    row_sampler divided 0 by 0; found by the property tests)."""
-    # Row 0 stores its two (zero) moves explicitly, as metropolis_transition
-    # does when their acceptance underflows.
-    data = np.array([1.0, 0.0, 0.0, 0.25, 0.5, 0.25, 0.5, 0.5])
-    indices = np.array([0, 1, 2, 0, 1, 2, 1, 2])
-    P = sp.csr_array((data, indices, np.array([0, 3, 6, 8])), shape=(3, 3))
-    assert P.nnz == 8
-    sampler = row_sampler(P)
-    assert sampler.stay[0] == 1.0 and sampler.length[0] == 0
-    rng = np.random.default_rng(0)
-    positions = np.repeat(np.arange(3), 20000)
-    moved = step_walkers(positions, sampler, rng)
-    assert np.all(moved[positions == 0] == 0)
-    for i in (1, 2):
-        frequencies = np.bincount(moved[positions == i], minlength=3) / 20000
-        np.testing.assert_allclose(frequencies, P.toarray()[i], atol=0.015)
-
-
 # --------------------------------------------------------------------------
 # memory
 # --------------------------------------------------------------------------
@@ -453,15 +431,3 @@ def test_repr_round_trip_of_a_fitted_estimator(gaussian):
         assert other.get_params() == params
         rebuilt = eval(repr(other), {"CoupledFlowEmbedding": CoupledFlowEmbedding})
         assert rebuilt.get_params() == params
-
-
-def test_stationary_law_stays_positive_when_weights_underflow():
-    """pi ~ deg**(beta - 1) with a degree of 1e-200 at beta=4: the weight
-    (1e-600) underflows, but pi keeps every sample (regression: a zero in pi
-    made KL(rho || pi) infinite in lyapunov_; found by the property tests)."""
-    from slowfast_sklearn.fast.graph import kl_divergence, stationary_law
-
-    pi = stationary_law(np.array([3.0, 2.0, 1e-200, 1.0]), beta=4.0)
-    assert np.all(pi > 0) and abs(pi.sum() - 1.0) < 1e-15
-    np.testing.assert_allclose(pi[[0, 1, 3]], np.array([27.0, 8.0, 1.0]) / 36.0, rtol=1e-15)
-    assert np.isfinite(kl_divergence(np.full(4, 0.25), pi))

@@ -145,7 +145,7 @@ class MeanFieldSolver(Solver):
                 problem.rows, problem.P, problem.pi, n_components=params.n_components,
                 rule=params.rule, learning_rate=params.learning_rate,
                 max_iter=params.max_iter, tol=params.tol, rng=params.rng,
-                verbose=params.verbose, top_eigenvalues=problem.moments.top(params.n_components),
+                weights_init=params.weights_init, verbose=params.verbose, top_eigenvalues=problem.moments.top(params.n_components),
                 checkpoint=params.checkpoint,
             )
 

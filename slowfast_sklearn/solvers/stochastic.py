@@ -247,8 +247,8 @@ class StochasticSolver(Solver):
                 rule=params.rule, learning_rate=params.learning_rate,
                 n_walkers=params.n_walkers, walk_steps=params.walk_steps,
                 walker_lifetime=params.walker_lifetime, max_iter=params.max_iter,
-                tol=params.tol, rng=params.rng, verbose=params.verbose,
-                top_eigenvalues=top, fast_process=walkers, checkpoint=params.checkpoint,
+                tol=params.tol, rng=params.rng, weights_init=params.weights_init,
+                verbose=params.verbose, top_eigenvalues=top, fast_process=walkers, checkpoint=params.checkpoint,
             )
 
 
