@@ -407,6 +407,7 @@ class CoupledFlowEmbedding(
         """
         X = self._fit(X)
         return self._project(X)
+
     def _fit(self, X):
         X = validate_data(
             self, self._flatten(X), dtype=[np.float64, np.float32], ensure_min_samples=2
@@ -414,7 +415,7 @@ class CoupledFlowEmbedding(
         solver = SOLVERS[self.solver]
         rng = check_random_state(self.random_state)
         problem = prepare(X, self._plan(solver), rng)
-        tasks = _CheckpointTasks(self, X, -(-self.max_iter // solver.check_every))
+        tasks = _CheckpointTasks(self, X, solver.check_every)
         result = solver.run(problem, self._run_params(solver, problem.n_units, rng, tasks))
         self._warn_dynamics(result, solver)
         self._store(problem, result)
@@ -552,7 +553,7 @@ class CoupledFlowEmbedding(
         )
         self._set_stream(state)
         self.n_samples_seen_ = state["count"]
-        tasks = _CheckpointTasks(self, X, -(-self.max_iter // _STREAM_SOLVER.check_every))
+        tasks = _CheckpointTasks(self, X, _STREAM_SOLVER.check_every)
         start = None if first_pass else self.weights_
         result = _STREAM_SOLVER.run(
             problem, self._run_params(_STREAM_SOLVER, k, rng, tasks, weights_init=start)
@@ -913,18 +914,19 @@ class CoupledFlowEmbedding(
 class _CheckpointTasks:
     """Bridge from the flows' checkpoints to scikit-learn's callback API.
 
-    The fit is the root task; each block of weight updates between two
-    checkpoints (one iteration for the averaged solver) is a subtask, begun
-    when the block starts and ended at its checkpoint, where a callback may
-    stop the fit (its ``on_fit_task_end`` returns True).  Without
-    ``sklearn.callback`` (scikit-learn < 1.9) every call is a no-op.
+    The fit is the root task; each block of ``check_every`` weight updates
+    between two checkpoints (one iteration for the averaged solver) is a
+    subtask, begun when the block starts and ended at its checkpoint, where
+    a callback may stop the fit (its ``on_fit_task_end`` returns True).
+    Without ``sklearn.callback`` (scikit-learn < 1.9) every call is a no-op.
     """
 
-    def __init__(self, estimator, X, max_subtasks):
+    def __init__(self, estimator, X, check_every):
         self.estimator, self.X, self.task = estimator, X, None
         if not hasattr(estimator, "_init_callback_context"):
             self.root = None
             return
+        max_subtasks = -(-estimator.max_iter // check_every)
         self.root = estimator._init_callback_context(max_subtasks=max_subtasks)
         self.root.call_on_fit_task_begin(estimator=estimator, X=X)
         self._begin()

@@ -7,20 +7,11 @@ at temperature 1, the ends of the float range, constant features.
 
 import numpy as np
 import pytest
-from _helpers import gaussian_data
 from scipy.linalg import eigh, subspace_angles
 
 from slowfast_sklearn import CoupledFlowEmbedding
 from slowfast_sklearn._moments import second_moment
 from slowfast_sklearn.solvers.averaged import averaged_flow
-
-
-@pytest.fixture(scope="module")
-def data():
-    X = gaussian_data(n=2000, seed=3)
-    Z = X - X.mean(axis=0)
-    V = eigh(Z.T @ Z)[1][:, ::-1]
-    return X, V
 
 
 def test_averaged_flow_reaches_the_eigenspace_and_bounds_its_error():
@@ -79,11 +70,11 @@ def test_small_moment_is_decomposed_exactly():
     np.testing.assert_array_equal(bounds, [0.0])
 
 
-def test_averaged_solver_needs_no_graph_at_temperature_one(monkeypatch, data):
+def test_averaged_solver_needs_no_graph_at_temperature_one(monkeypatch, spectral_data):
     """At temperature 1 pi is uniform for any graph: the averaged solver skips the kNN search."""
     import slowfast_sklearn.geometry.euclidean as geometry
 
-    X, V = data
+    X, V = spectral_data
 
     def fail(*args, **kwargs):
         raise AssertionError("kNN graph built")
@@ -97,18 +88,18 @@ def test_averaged_solver_needs_no_graph_at_temperature_one(monkeypatch, data):
 
 
 @pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-20, 1e20, 1e150])
-def test_averaged_solver_at_the_ends_of_the_float_range(data, scale):
+def test_averaged_solver_at_the_ends_of_the_float_range(spectral_data, scale):
     """The streaming path reads the spreads off C_pi, and falls back to an exact
     power-of-two pre-scaling when the squares under- or overflow."""
-    X, V = data
+    X, V = spectral_data
     est = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X * scale)
     assert subspace_angles(est.components_.T, V[:, :2]).max() < 1e-6
     reference = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
     np.testing.assert_allclose(est.explained_variance_ratio_, reference.explained_variance_ratio_, rtol=1e-9)
 
 
-def test_averaged_solver_gives_constant_features_zero_weight(data):
-    X, _ = data
+def test_averaged_solver_gives_constant_features_zero_weight(spectral_data):
+    X, _ = spectral_data
     Xc = X.copy()
     Xc[:, [1, 5]] = [3.0, -2.0]
     est = CoupledFlowEmbedding(n_components=3, solver="averaged").fit(Xc)

@@ -11,7 +11,7 @@ they reach the same subspace.  Each solver's own maths is tested in its file
 import numpy as np
 import pytest
 from _helpers import gaussian_data
-from scipy.linalg import eigh, subspace_angles
+from scipy.linalg import subspace_angles
 
 from slowfast_sklearn import CoupledFlowEmbedding
 from slowfast_sklearn._prepare import Plan, prepare
@@ -142,16 +142,8 @@ def test_run_starts_from_given_weights(name):
 
 
 @pytest.fixture(scope="module")
-def data():
-    X = gaussian_data(n=2000, seed=3)
-    Z = X - X.mean(axis=0)
-    V = eigh(Z.T @ Z)[1][:, ::-1]
-    return X, V
-
-
-@pytest.fixture(scope="module")
-def fits(data):
-    X, _ = data
+def fits(spectral_data):
+    X, _ = spectral_data
     kwargs = dict(n_components=3, random_state=0)
     return {
         "averaged": CoupledFlowEmbedding(solver="averaged", **kwargs).fit(X),
@@ -160,23 +152,23 @@ def fits(data):
     }
 
 
-def test_deterministic_solvers_agree_to_1e_6(data, fits):
-    _, V = data
+def test_deterministic_solvers_agree_to_1e_6(spectral_data, fits):
+    _, V = spectral_data
     for name in ("averaged", "mean_field"):
         assert subspace_angles(fits[name].components_.T, V[:, :3]).max() < 1e-6
     angle = subspace_angles(fits["averaged"].components_.T, fits["mean_field"].components_.T).max()
     assert angle < 1e-6
 
 
-def test_stochastic_solver_agrees(data, fits):
+def test_stochastic_solver_agrees(spectral_data, fits):
     """The walkers' estimate is statistical: with tol=3e-3 it lands within 1e-2 rad."""
-    _, V = data
+    _, V = spectral_data
     assert subspace_angles(fits["stochastic"].components_.T, V[:, :3]).max() < 1e-2
 
 
 @pytest.mark.parametrize("solver", ["averaged", "mean_field", "stochastic"])
-def test_solver_guarantees(data, fits, solver):
-    X, _ = data
+def test_solver_guarantees(spectral_data, fits, solver):
+    X, _ = spectral_data
     est = fits[solver]
     W = est.components_
     np.testing.assert_allclose(W @ W.T, np.eye(3), atol=1e-10)

@@ -9,6 +9,7 @@ update, the divergence stop, the Lyapunov log, the three-in-a-row rule),
 each defining its own per-step update and stopping statistic.
 """
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,7 +114,7 @@ class RunParams:
     weights_init: np.ndarray = None
 
 
-class Solver:
+class Solver(ABC):
     """A registry entry: how one ``solver`` value integrates the coupled flow.
 
     Subclasses set the attributes below and implement :meth:`run`; the
@@ -151,6 +152,7 @@ class Solver:
     summary = ""
     stopping = ""
 
+    @abstractmethod
     def run(self, problem, params):
         """Integrate the flow on a prepared problem.
 
@@ -164,7 +166,6 @@ class Solver:
         -------
         result : FlowResult
         """
-        raise NotImplementedError
 
 
 def run_checkpoints(step, check, *, max_iter, check_every, checkpoint=None, report=None):
@@ -210,7 +211,7 @@ def run_checkpoints(step, check, *, max_iter, check_every, checkpoint=None, repo
     return t, False, False
 
 
-class HebbianFlow:
+class HebbianFlow(ABC):
     """The weights' side of a Hebbian solver, on the shared checkpoint loop.
 
     Subclasses define the per-step moments (:meth:`moments`), the first
@@ -257,17 +258,17 @@ class HebbianFlow:
         self.logs, self.log_steps, self.statistics = [], [], []
         self.streak = 0
 
+    @abstractmethod
     def moments(self, W):
-        """``(C W, W^T C W)`` of this step's second moment ``C``."""
-        raise NotImplementedError
+        """``(C W, W^T C W)`` of this step's second moment ``C`` (the per-step update)."""
 
+    @abstractmethod
     def divergence(self):
         """First Lyapunov term: the fast process's distance from its target."""
-        raise NotImplementedError
 
+    @abstractmethod
     def statistic(self, t):
         """The stopping statistic at checkpoint ``t`` (rad), or None before it exists."""
-        raise NotImplementedError
 
     def accepted(self, t):
         """Called after update ``t`` was taken."""
