@@ -106,6 +106,9 @@ class Problem:
         The scaled coordinates of the active features (for the walkers'
         solvers also divided by ``sqrt(lambdas[0])``); None when ``C_pi``
         was streamed from ``X``.
+    neighbours, graph : tuple of ndarray, scipy.sparse.csr_array
+        The kNN lists and the kernel graph, each freed by the next step
+        (they are the largest objects a fit builds).
     bandwidth : float
         The kNN graph's kernel width (the Langevin walkers' squared units).
     P : scipy.sparse.csr_array or None
