@@ -229,13 +229,19 @@ class SampleMoments:
     Z : ndarray or row view of shape (n_samples, d)
     pi : ndarray of shape (n_samples,)
     unit : float
+    eigenvalues : ndarray, default=None
+        Top eigenvalues already known (in the dynamics' units), descending.
     """
 
-    def __init__(self, Z, pi, unit):
+    def __init__(self, Z, pi, unit, eigenvalues=None):
         self.Z, self.pi, self.unit = Z, pi, unit
+        self.eigenvalues = np.zeros(0) if eigenvalues is None else eigenvalues
 
     def top(self, k):
-        """Top ``k`` eigenvalues in the dynamics' units."""
+        """Top ``k`` eigenvalues in the dynamics' units (a pass over ``Z``
+        unless they are known)."""
+        if k <= len(self.eigenvalues):
+            return self.eigenvalues[:k]
         return top_eigenvalues(self.Z, self.pi, k)
 
     def project(self, U):

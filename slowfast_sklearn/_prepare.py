@@ -384,7 +384,8 @@ def _moments(p):
             rows *= scale
         p.lambdas = lambdas
         with np.errstate(over="ignore"):
-            p.moments = SampleMoments(p.rows, pi, lambdas[0] * unit)
+            # In the rescaled rows' units the eigenvalues are lambdas / lambda_1.
+            p.moments = SampleMoments(p.rows, pi, lambdas[0] * unit, lambdas / lambdas[0])
     if p.geometry.flat:
         p.raw = (C, first, p.active, p.exponent)
     p.n_units = min(p.k, n_active)

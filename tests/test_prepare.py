@@ -67,6 +67,10 @@ def test_problem_of_the_walkers_solver():
     Z = problem.rows
     C = (Z * problem.pi[:, None]).T @ Z
     assert np.linalg.eigvalsh(C)[-1] == pytest.approx(1.0, rel=1e-10)
+    # The solvers' top eigenvalues (the third Lyapunov term) come without a
+    # second pass over the rows: those of C_pi in the rows' units.
+    np.testing.assert_allclose(problem.moments.top(2), np.linalg.eigvalsh(C)[::-1][:2],
+                               rtol=1e-12)
     # ... and the moments' unit is lambda_1 of C_pi in X's units.
     Zc = X - X.mean(axis=0)
     assert problem.moments.unit == pytest.approx(
