@@ -236,11 +236,8 @@ class StochasticSolver(Solver):
     )
 
     def run(self, problem, params):
-        with threadpool_limits(1, user_api="blas"):
-            # Before the walkers: the pass over the rows and the walkers'
-            # tables are not held at once (the fit's peak memory).
-            top = problem.moments.top(params.n_components)
         walkers = problem.plan.process.walkers(problem, params, params.rng)
+        # Thousands of small products: BLAS threads only contend.
         with threadpool_limits(1, user_api="blas"):
             return coupled_flow(
                 problem.rows, problem.P, problem.pi, n_components=params.n_components,
@@ -248,8 +245,8 @@ class StochasticSolver(Solver):
                 n_walkers=params.n_walkers, walk_steps=params.walk_steps,
                 walker_lifetime=params.walker_lifetime, max_iter=params.max_iter,
                 tol=params.tol, rng=params.rng, weights_init=params.weights_init,
-                verbose=params.verbose, top_eigenvalues=top, fast_process=walkers, checkpoint=params.checkpoint,
+                verbose=params.verbose, top_eigenvalues=problem.moments.top(params.n_components),
+                fast_process=walkers, checkpoint=params.checkpoint,
             )
-
 
 SOLVER = StochasticSolver()
