@@ -138,7 +138,7 @@ class Problem:
         self.n_eff = self.bessel = self.total = self.total_variance = None
         # (C, first, columns, exponent) of flat data's (x - base)[columns]
         # * 2**-exponent under pi: partial_fit's running sums, for free.
-        self.raw = None
+        self.flat_moments = None
 
     @property
     def measure(self):
@@ -147,8 +147,8 @@ class Problem:
 
     def stream(self):
         """partial_fit's running sums after this fit (flat data), else None."""
-        return None if self.raw is None else stream_from_moments(
-            self.base, self.n_samples, *self.raw
+        return None if self.flat_moments is None else stream_from_moments(
+            self.base, self.n_samples, *self.flat_moments
         )
 
 
@@ -254,7 +254,7 @@ def _streamed_moments(p):
         variance = np.diag(C)
         if np.all(np.isfinite(C)) and variance.max() > 1e-250:
             active, exponent = np.sqrt(variance) > floor, 0
-            p.raw = (C, None, np.ones(C.shape[0], dtype=bool), 0)
+            p.flat_moments = (C, None, np.ones(C.shape[0], dtype=bool), 0)
         else:
             high, low = X.max(axis=0), X.min(axis=0)
             active = high - low > floor
@@ -265,7 +265,7 @@ def _streamed_moments(p):
         if C is None:
             C = second_moment(X, base, exponent=exponent, columns=active,
                               block_bytes=block_bytes)
-            p.raw = (C, None, active, exponent)
+            p.flat_moments = (C, None, active, exponent)
         elif not active.all():
             C = C[np.ix_(active, active)]
     else:
@@ -387,7 +387,7 @@ def _moments(p):
             # In the rescaled rows' units the eigenvalues are lambdas / lambda_1.
             p.moments = SampleMoments(p.rows, pi, lambdas[0] * unit, lambdas / lambdas[0])
     if p.geometry.flat:
-        p.raw = (C, first, p.active, p.exponent)
+        p.flat_moments = (C, first, p.active, p.exponent)
     p.n_units = min(p.k, n_active)
 
 

@@ -215,9 +215,12 @@ class HebbianFlow(ABC):
     """The weights' side of a Hebbian solver, on the shared checkpoint loop.
 
     Subclasses define the per-step moments (:meth:`moments`), the first
-    Lyapunov term (:meth:`divergence`), the stopping statistic
-    (:meth:`statistic`), and may take snapshots (:meth:`accepted`) and
-    choose the final subspace (:meth:`subspace`).
+    Lyapunov term (:meth:`divergence`) and the stopping statistic
+    (:meth:`statistic`); they may change the update itself (:meth:`update`,
+    say per-unit step sizes), take snapshots or anchors after each update
+    (:meth:`accepted`), and choose the final subspace (:meth:`subspace`).
+    :meth:`check` applies the rule "statistic below ``tol`` at three
+    checkpoints in a row, after ``min_steps``".
 
     Parameters
     ----------
@@ -281,10 +284,15 @@ class HebbianFlow(ABC):
         """The walkers' final state (None without walkers)."""
         return None
 
+    def update(self, W):
+        """The per-step update (a new array): one guarded Hebbian step on
+        this step's moments."""
+        CW, A = self.moments(W)
+        return hebbian_update(W, CW, A, self.learning_rate, self.rule, self.step_guard)
+
     def step(self, t):
         with np.errstate(over="ignore", invalid="ignore"):
-            CW, A = self.moments(self.W)
-            W_new = hebbian_update(self.W, CW, A, self.learning_rate, self.rule, self.step_guard)
+            W_new = self.update(self.W)
         if not np.abs(W_new).max() < DIVERGENCE_NORM:
             # Keep the last finite weights: they carry the direction taken.
             return False
