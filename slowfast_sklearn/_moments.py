@@ -237,6 +237,11 @@ class SampleMoments:
         self.Z, self.pi, self.unit = Z, pi, unit
         self.eigenvalues = np.zeros(0) if eigenvalues is None else eigenvalues
 
+    @property
+    def dim(self):
+        """Number of coordinates."""
+        return self.Z.shape[1]
+
     def top(self, k):
         """Top ``k`` eigenvalues in the dynamics' units (a pass over ``Z``
         unless they are known)."""
@@ -264,6 +269,11 @@ class DenseMoments:
 
     def __init__(self, C, unit=1.0):
         self.C, self.unit = C, unit
+
+    @property
+    def dim(self):
+        """Number of coordinates."""
+        return self.C.shape[0]
 
     def project(self, U):
         """``U^T C U``."""

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._hebbian import hebbian_update, orthonormalize
-from .._moments import projected_moment
 
 __all__ = ["CHECK_EVERY", "DIVERGENCE_NORM", "FlowResult", "HebbianFlow", "RunParams",
            "Solver", "run_checkpoints"]
@@ -224,10 +223,9 @@ class HebbianFlow(ABC):
 
     Parameters
     ----------
-    Z : ndarray or row view of shape (n_samples, n_features)
-        Tangent coordinates, scaled so that ``lambda_1(C_pi)`` is about 1.
-    pi : ndarray of shape (n_samples,)
-        Spatial measure (defines ``C_pi`` of the third Lyapunov term).
+    moments : SampleMoments or DenseMoments
+        ``C_pi`` in the dynamics' units (``lambda_1`` about 1), for the third
+        Lyapunov term (:mod:`~slowfast_sklearn._moments`).
     n_components : int
     rule : str
     learning_rate : float
@@ -247,10 +245,10 @@ class HebbianFlow(ABC):
     #: Verbose name of the stopping statistic.
     label = ""
 
-    def __init__(self, Z, pi, *, n_components, rule, learning_rate, tol, rng, weights_init,
+    def __init__(self, moments, *, n_components, rule, learning_rate, tol, rng, weights_init,
                  step_guard, top_eigenvalues, min_steps):
-        d = Z.shape[1]
-        self.Z, self.pi, self.k, self.rng = Z, pi, n_components, rng
+        d = moments.dim
+        self.C_pi, self.k, self.rng = moments, n_components, rng
         self.rule, self.learning_rate, self.tol, self.min_steps = rule, learning_rate, tol, min_steps
         self.step_guard = rule != "hebbian" if step_guard is None else step_guard
         if weights_init is None:
@@ -302,7 +300,7 @@ class HebbianFlow(ABC):
 
     def log(self, t):
         E = self.W.T @ self.W - np.eye(self.k)
-        captured = float(np.trace(projected_moment(self.Z, self.pi, orthonormalize(self.W))))
+        captured = float(np.trace(self.C_pi.project(orthonormalize(self.W))))
         self.logs.append((self.divergence(), float(np.sum(E * E)), self.offset - captured))
         self.log_steps.append(t)
 

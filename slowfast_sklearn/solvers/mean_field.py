@@ -12,6 +12,7 @@ from scipy.linalg import subspace_angles
 from threadpoolctl import threadpool_limits
 
 from .._hebbian import orthonormalize
+from .._moments import SampleMoments
 from ..fast.graph import kl_divergence
 from ._base import HebbianFlow, Solver
 
@@ -24,8 +25,9 @@ class _LawFlow(HebbianFlow):
     label = "change"
 
     def __init__(self, Z, P, pi, *, rho_init, **options):
-        super().__init__(Z, pi, **options)
+        super().__init__(SampleMoments(Z, pi, 1.0), **options)
         n = Z.shape[0]
+        self.Z, self.pi = Z, pi
         self.rho = np.full(n, 1.0 / n) if rho_init is None else np.asarray(rho_init, dtype=np.float64)
         self.PT = P.T  # a CSC view of P: no transposed copy
         self.previous = orthonormalize(self.W)

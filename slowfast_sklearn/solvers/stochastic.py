@@ -19,6 +19,7 @@ from scipy.linalg import subspace_angles
 from threadpoolctl import threadpool_limits
 
 from .._hebbian import batch_moments, orthonormalize
+from .._moments import SampleMoments
 from ..fast.graph import GraphWalkers
 from ._base import HebbianFlow, Solver
 
@@ -63,8 +64,8 @@ class _WalkerFlow(HebbianFlow):
 
     label = "split angle"
 
-    def __init__(self, Z, pi, *, walkers, walk_steps, max_iter, **options):
-        super().__init__(Z, pi, **options)
+    def __init__(self, moments, *, walkers, walk_steps, max_iter, **options):
+        super().__init__(moments, **options)
         self.walkers, self.walk_steps = walkers, walk_steps
         self.stride = max(1, max_iter // MAX_SNAPSHOTS)
         self.snapshots, self.snapshot_steps, self.halves = [], [], None
@@ -210,7 +211,7 @@ def coupled_flow(
     if fast_process is None:
         fast_process = GraphWalkers(Z, P, pi, n_walkers, positions_init, walker_lifetime)
     flow = _WalkerFlow(
-        Z, pi, walkers=fast_process, walk_steps=walk_steps, max_iter=max_iter,
+        SampleMoments(Z, pi, 1.0), walkers=fast_process, walk_steps=walk_steps, max_iter=max_iter,
         n_components=n_components, rule=rule, learning_rate=learning_rate, tol=tol, rng=rng,
         weights_init=weights_init, step_guard=step_guard, top_eigenvalues=top_eigenvalues,
         min_steps=max_iter // 5 if min_steps is None else min_steps,
