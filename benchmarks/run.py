@@ -83,7 +83,7 @@ def datasets(quick):
 def exact_subspace(name, X, k):
     """Top-k eigenvectors of the (tangent) covariance, in ambient coordinates."""
     if name == "sphere":
-        from slowfast_sklearn._geometry import resolve_geometry
+        from slowfast_sklearn.geometry import resolve_geometry
 
         geometry = resolve_geometry("hypersphere", X.shape[1])
         base = geometry.base_point(X)  # geomstats FrechetMean, tightened

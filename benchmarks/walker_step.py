@@ -2,7 +2,7 @@
 
 Run ``python benchmarks/walker_step.py``.  Builds the estimator's graph on
 scikit-learn's digits (15 neighbours, temperature 1) and times
-:func:`~slowfast_sklearn._spatial.step_walkers` for 2048 walkers with 1, 2
+:func:`~slowfast_sklearn.fast.graph.step_walkers` for 2048 walkers with 1, 2
 and 4 proposals per walker and round (median of 7 repeats of 500 moves).
 """
 
@@ -12,14 +12,14 @@ import timeit
 import numpy as np
 from sklearn.datasets import load_digits
 
-import slowfast_sklearn._spatial as spatial
-from slowfast_sklearn._geometry import _self_kneighbors
+import slowfast_sklearn.fast.graph as spatial
+from slowfast_sklearn.geometry._base import self_kneighbors
 
 
 def main():
     X = load_digits().data
     Z = X - X.mean(axis=0)
-    K, _ = spatial.kernel_graph(*_self_kneighbors(Z, 15), len(Z))
+    K, _ = spatial.kernel_graph(*self_kneighbors(Z, 15), len(Z))
     P, _ = spatial.metropolis_transition(K)
     sampler = spatial.row_sampler(P)
     rng = np.random.default_rng(0)

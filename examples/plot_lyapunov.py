@@ -35,7 +35,7 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 from slowfast_sklearn import CoupledFlowEmbedding
-from slowfast_sklearn._spatial import (
+from slowfast_sklearn.fast.graph import (
     kernel_graph,
     kl_divergence,
     metropolis_transition,

@@ -27,7 +27,7 @@ All four share the subspace dynamics (``span W(t) = span e^{Ct} W_0`` for
 the averaged flow); the normaliser is what decides between these fates.
 This example runs them from the same start, on the same walker trajectory,
 with a constant step size and no step guard, using the package's building
-blocks: the walk of :mod:`slowfast_sklearn._spatial` and the update of
+blocks: the walk of :mod:`slowfast_sklearn.fast.graph` and the update of
 :mod:`slowfast_sklearn._hebbian`.
 """
 
@@ -44,7 +44,7 @@ from scipy.linalg import subspace_angles
 from sklearn.neighbors import NearestNeighbors
 
 from slowfast_sklearn._hebbian import hebbian_step
-from slowfast_sklearn._spatial import (
+from slowfast_sklearn.fast.graph import (
     kernel_graph,
     metropolis_transition,
     row_sampler,

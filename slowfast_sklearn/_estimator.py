@@ -1,6 +1,14 @@
-"""The scikit-learn face of the coupled flow: ``CoupledFlowEmbedding``."""
+"""The scikit-learn face of the coupled flow: ``CoupledFlowEmbedding``.
 
+Parameters, validation and the fitted attributes live here; the work is
+done below: :func:`~slowfast_sklearn._prepare.prepare` turns ``X`` into a
+problem, a solver of :data:`~slowfast_sklearn.solvers.SOLVERS` runs on it,
+and the estimator keeps arrays only.
+"""
+
+import textwrap
 import warnings
+from itertools import groupby
 from numbers import Integral, Real
 
 import numpy as np
@@ -15,15 +23,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
-from ._averaged import averaged_flow, second_moment
-from ._flow import CHECK_EVERY, FlowResult, coupled_flow, mean_field_flow
-from ._geometry import MANIFOLDS, is_matrix_manifold, resolve_geometry
 from ._hebbian import RULES
-from ._langevin import LangevinWalkers
-from ._rows import CentredRows, projected_moment, row_blocks, weighted_total
-from ._spatial import kernel_graph, metropolis_transition, stationary_law
+from ._moments import ritz_axes
+from ._prepare import Plan, prepare, prepare_batch
+from .fast import FAST_PROCESSES
+from .geometry import GEOMETRIES, MANIFOLDS, is_matrix_manifold, resolve_geometry
+from .solvers import SOLVERS, RunParams
 
 try:  # scikit-learn's callback API (1.9 on); older versions fit without it.
     from sklearn.callback import CallbackSupportMixin
@@ -33,23 +39,12 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["CoupledFlowEmbedding"]
 
-#: laziness of the walk (makes the chain aperiodic), theory.md section 6.
-_LAZINESS = 0.1
 #: ``learning_rate="auto"``: step size on coordinates scaled to lambda_1 = 1.
 _AUTO_LEARNING_RATE = 0.2
-#: ``tol="auto"`` per solver: the stochastic one stops on a statistical
-#: criterion, the deterministic ones iterate to near machine precision.
-_AUTO_TOL = {"stochastic": 0.03, "mean_field": 1e-6, "averaged": 1e-6}
 #: below this ratio sigma_min / sigma_max the raw weights count as collapsed.
 _COLLAPSE_RATIO = 0.05
-#: kernel="langevin": step h = _LANGEVIN_STEP * sigma**2 (theory.md section 2).
-_LANGEVIN_STEP = 0.25
-#: Above this size (bytes of float64 coordinates) the stochastic solver
-#: reads flat data's walker batches off X instead of a centred copy.
-_ON_DEMAND_BYTES = 2**25
-#: Fraction of n_samples below which the tempered measure's effective
-#: sample size draws a warning (breast_cancer, standardised, at T=2: 0.009).
-_FEW_SAMPLES = 0.05
+#: What partial_fit runs: the averaged flow on the running second moment.
+_STREAM_SOLVER = SOLVERS["averaged"]
 
 
 class CoupledFlowEmbedding(
@@ -129,31 +124,15 @@ class CoupledFlowEmbedding(
         coordinates are scaled so that the top eigenvalue of ``C_pi`` is 1;
         ``lambda_1`` is estimated by power iteration).  ``"auto"`` is 0.2.
         Must lie in ``(0, 1)``.
-    solver : {"stochastic", "mean_field", "averaged"}, default="stochastic"
+    solver : {solver_options}, default="stochastic"
         How the coupled flow is integrated; all reach the top eigenspace of
         the spatial second moment ``C_pi``.
 
-        - ``"stochastic"``: walkers and stochastic Hebbian updates (the
-          decentralised dynamics of the paper).
-        - ``"mean_field"``: the walkers' exact law ``rho_t = rho_0 P^t``
-          drives the Hebbian updates through ``C_rho`` (deterministic; every
-          Lyapunov term is monotone).
-        - ``"averaged"``: the slow averaged flow driven by ``C_pi`` itself,
-          built in one streaming pass over ``X`` and integrated by
-          momentum-accelerated block iteration (no walker, no graph at
-          ``temperature=1``; the fast path for large data).
+{solver_items}
     max_iter : int, default=3000
         Most weight updates (iterations for ``"averaged"``).
     tol : "auto" or float, default="auto"
-        Convergence threshold in radians.  ``"stochastic"``: the fit stops
-        when the Polyak-Ruppert averaged subspaces of the two halves of the
-        averaging window (the second half of the run) differ by a largest
-        principal angle below ``tol`` at three consecutive checkpoints,
-        checked from update ``max_iter // 5`` on.  ``"mean_field"``: when the
-        subspace moves less than ``tol`` between checkpoints three times in a
-        row.  ``"averaged"``: when the Davis-Kahan bound on the angle to the
-        exact eigenspace falls below ``tol``.  ``"auto"`` is 0.03 for
-        ``"stochastic"`` and 1e-6 for the deterministic solvers.
+{solver_tol}
     whiten : bool, default=False
         Divide the features by ``sqrt(explained_variance_)`` so that they
         have unit variance under the spatial measure.
@@ -266,7 +245,6 @@ class CoupledFlowEmbedding(
     >>> emb.components_.shape
     (2, 4)
     """
-
     _parameter_constraints: dict = {
         "n_components": [
             Interval(Integral, 1, None, closed="left"),
@@ -276,7 +254,7 @@ class CoupledFlowEmbedding(
         # A geomstats space object is accepted; defaults stay strings so that
         # clone and pickle work.
         "manifold": [StrOptions(set(MANIFOLDS)), HasMethods(["belongs", "random_point"])],
-        "kernel": [StrOptions({"graph", "langevin"})],
+        "kernel": [StrOptions(set(FAST_PROCESSES))],
         "rule": [StrOptions(set(RULES))],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -284,7 +262,7 @@ class CoupledFlowEmbedding(
         "walk_steps": [Interval(Integral, 1, None, closed="left")],
         "walker_lifetime": [Interval(Integral, 1, None, closed="left"), None],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="neither")],
-        "solver": [StrOptions({"stochastic", "mean_field", "averaged"})],
+        "solver": [StrOptions(set(SOLVERS))],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "whiten": ["boolean"],
@@ -434,267 +412,61 @@ class CoupledFlowEmbedding(
         X = validate_data(
             self, self._flatten(X), dtype=[np.float64, np.float32], ensure_min_samples=2
         )
-        n_samples, n_features = X.shape
-        geometry = resolve_geometry(self.manifold, n_features)
-        geometry.check_points(X)
-        k = self.n_components
-        if k is None:
-            k = min(n_samples, geometry.dim)
-        elif isinstance(k, Integral):
-            k = int(k)  # a numpy integer or a bool, as PCA takes them
-        else:
-            k = None  # a share of the variance: decided from C_pi's spectrum below
-        if k is not None and k > min(n_samples, geometry.dim):
-            dims = (
-                "n_features" if geometry.name == "euclidean"
-                else f"dim of {geometry.name!r}"
-            )
-            raise ValueError(
-                f"n_components={k} must be at most min(n_samples, {dims})="
-                f"{min(n_samples, geometry.dim)}; lower n_components."
-            )
+        solver = SOLVERS[self.solver]
         rng = check_random_state(self.random_state)
-        beta = 1.0 / self.temperature
-        base = geometry.base_point(X)
-        if self.kernel == "langevin" and self.solver == "mean_field":
-            raise ValueError(
-                "solver='mean_field' propagates the law of the graph walk: use "
-                "kernel='graph' with it (or solver='stochastic' for the Langevin walkers)."
-            )
-        # At temperature 1 the walk's stationary law is uniform for any graph:
-        # the averaged solver needs no graph, and C_pi streams from X.
-        stream = self.solver == "averaged" and self.temperature == 1.0
-        Z = None if stream and geometry.name == "euclidean" else geometry.log(X, base)
-        # Features with no spread cannot carry a component: keep them out of
-        # the dynamics so they get exactly zero weight.  The floor is relative
-        # to each coordinate's magnitude, so it does not depend on units.
-        floor = geometry.rounding_floor(base, X.dtype)
-        C = exponent = scatter = None
-        if Z is None:
-            # Streaming C_pi: one pass over X gives the spreads too (their
-            # square roots are the features' standard deviations), unless
-            # the data sit near the ends of the float range.
-            block_bytes = int(min(2**23, max(2**16, 0.02 * X.nbytes)))
-            C = second_moment(X, base, block_bytes=block_bytes)
-            variance = np.diag(C)
-            if np.all(np.isfinite(C)) and variance.max() > 1e-250:
-                active, exponent = np.sqrt(variance) > floor, 0
-                scatter = C  # partial_fit's running second moment, for free
-            else:
-                high, low = X.max(axis=0), X.min(axis=0)
-                active = high - low > floor
-                reach = np.maximum(high - base, base - low)[active]
-                exponent = int(np.frexp(reach.max() if reach.size else 1.0)[1])
-                C = None
-        else:
-            active = np.ptp(Z, axis=0) > floor
-        if not active.any():
-            raise ValueError(
-                "X has zero variance: all samples are (numerically) identical, "
-                "so there is no principal subspace to learn."
-            )
-        n_units = None if k is None else min(k, int(active.sum()))
-        tol = self.tol if self.tol != "auto" else _AUTO_TOL[self.solver]
-        columns = slice(None) if active.all() else active
-
-        # Coordinates are pre-scaled by an exact power of two before anything
-        # is squared, so data near the ends of the float range (1e-300 or
-        # 1e150) give the run of unit-scale data, bit for bit.
-        if stream:
-            pi = None
-            if Z is None:
-                if C is None:
-                    C = second_moment(X, base, exponent=exponent, columns=active,
-                                      block_bytes=block_bytes)
-                elif not active.all():
-                    C = C[np.ix_(active, active)]
-            else:
-                Za = Z[:, columns]
-                exponent = int(np.frexp(max(Za.max(), -Za.min()))[1])
-                C = second_moment(np.ldexp(Za, -exponent), 0.0)
-            moments = _DenseMoments(C, np.ldexp(1.0, 2 * exponent))
-            if k is None:
-                k = _components_for_share(linalg.eigvalsh(C)[::-1], self.n_components)
-                n_units = min(k, int(active.sum()))
-        else:
-            # No copy when every feature varies; Z is not needed past this point.
-            # A boolean column mask gives an F-ordered array: keep C order,
-            # the layout of the on-demand rows (BLAS rounds the two apart).
-            Za = Z if active.all() else np.ascontiguousarray(Z[:, active])
-            del Z
-            # An exact power-of-two scale: the largest coordinate lands in
-            # [0.5, 1), so squares cannot overflow, and rescaling X by 2**m
-            # changes nothing.
-            exponent = int(np.frexp(max(Za.max(), -Za.min()))[1])
-            np.ldexp(Za, -exponent, out=Za)
-            n_neighbors = min(self.n_neighbors, n_samples - 1)
-            distances, indices = geometry.kneighbors(X, Za, n_neighbors)
-            # The walkers of flat data read their rows straight off X: on a
-            # large data set the n x d copy would be as big as X itself.
-            on_demand = (
-                geometry.name == "euclidean" and self.kernel == "graph"
-                and self.solver == "stochastic" and Za.nbytes > _ON_DEMAND_BYTES
-                and abs(exponent) < 900
-            )
-            if on_demand:
-                del Za
-                Za = CentredRows(X, base, active, np.ldexp(1.0, -exponent))
-            K, bandwidth = kernel_graph(distances, indices, n_samples)
-            del distances, indices
-            if geometry.name == "euclidean" and self.kernel == "langevin":
-                # Flat neighbours were found in the scaled coordinates; the
-                # Langevin walkers move in X's units.
-                with np.errstate(over="ignore", under="ignore"):
-                    bandwidth = float(np.ldexp(bandwidth, 2 * exponent))
-                # A subnormal width would already lose digits.
-                if not np.finfo(np.float64).tiny <= bandwidth < np.inf:
-                    raise ValueError(
-                        "X's scale is out of range for kernel='langevin': the "
-                        "walkers' squared kernel width (in X's units) "
-                        f"{'overflows' if bandwidth == np.inf else 'underflows'} float64. "
-                        "Rescale X (for example with StandardScaler) or use "
-                        "kernel='graph'."
-                    )
-            if self.kernel == "graph" or self.solver == "averaged":
-                P, degree = metropolis_transition(K, beta, _LAZINESS)
-                pi = stationary_law(degree, beta)
-            else:
-                P, pi = None, np.full(n_samples, 1.0 / n_samples)
-            del K
-            with np.errstate(over="ignore"):  # an overflow is reported below
-                unit = np.ldexp(1.0, 2 * exponent)
-            if self.solver == "averaged":
-                moments = _DenseMoments(second_moment(Za, 0.0, weights=pi), unit)
-                if k is None:
-                    k = _components_for_share(linalg.eigvalsh(moments.C)[::-1],
-                                              self.n_components)
-                    n_units = min(k, int(active.sum()))
-            else:
-                if k is None:
-                    # The whole spectrum (dense d x d moment) picks k.
-                    lambdas = _top_eigenvalues(Za, pi, Za.shape[1], rng)
-                    k = _components_for_share(lambdas, self.n_components)
-                    n_units = min(k, int(active.sum()))
-                    lambdas = lambdas[:n_units]
-                else:
-                    lambdas = _top_eigenvalues(Za, pi, n_units, rng)
-                if not lambdas[0] > 0.0:
-                    raise ValueError(
-                        f"X has zero variance under the spatial measure at temperature="
-                        f"{self.temperature}: it sits on samples at the mean. Raise "
-                        "temperature."
-                    )
-                # Top eigenvalue 1: the dynamics' units.
-                scale = 1.0 / np.sqrt(lambdas[0])
-                if on_demand:
-                    Za = CentredRows(X, base, active, np.ldexp(scale, -exponent))
-                else:
-                    Za *= scale
-                with np.errstate(over="ignore"):
-                    moments = _SampleMoments(Za, pi, lambdas[0] * unit)
-        # Bessel correction with the measure's (Kish) effective sample size;
-        # n / (n - 1) at temperature=1, as in PCA.
-        n_eff = n_samples if pi is None else 1.0 / np.sum(pi**2)
-        self._warn_measure(n_eff, n_samples)
-        bessel = n_eff / (n_eff - 1.0) if n_eff > 1.0 + 1e-9 else 1.0
-        with np.errstate(over="ignore"):
-            total_variance = np.float64(moments.total()) * moments.unit * bessel
-        if not total_variance <= np.finfo(X.dtype).max:
-            raise ValueError(
-                f"X's values are too large: their variance overflows {X.dtype}. "
-                "Rescale X (for example with StandardScaler) before fitting."
-            )
-
-        eta = _AUTO_LEARNING_RATE if self.learning_rate == "auto" else self.learning_rate
-        per_task = 1 if self.solver == "averaged" else CHECK_EVERY
-        tasks = _CheckpointTasks(self, X, -(-self.max_iter // per_task))
-        common = dict(n_components=n_units, rule=self.rule, learning_rate=eta,
-                      max_iter=self.max_iter, tol=tol, rng=rng, verbose=self.verbose,
-                      checkpoint=tasks)
-        if self.solver == "averaged":
-            result = _averaged_result(
-                moments.C, n_units, rng=rng, tol=tol, max_iter=self.max_iter,
-                verbose=self.verbose, checkpoint=tasks,
-            )
-        elif self.solver == "mean_field":
-            # Thousands of small products: BLAS threads only contend (4-40x
-            # slower on 2 cores), so the loops run on one.
-            with threadpool_limits(1, user_api="blas"):
-                result = mean_field_flow(
-                    moments.Z, P, pi, top_eigenvalues=moments.top(n_units), **common
-                )
-        else:
-            fast_process = None
-            if self.kernel == "langevin":
-                coordinate_scale = np.ldexp(np.sqrt(lambdas[0]), exponent)
-
-                def coordinates(points):
-                    Zw, keep = geometry.walker_log(points, base)
-                    return Zw[:, active] / coordinate_scale, keep
-
-                # sigma**2 = eps / 2, h = sigma**2 / 4 (theory.md section 2), in
-                # squared geodesic units.
-                sigma2 = bandwidth / 2.0
-                fast_process = LangevinWalkers(
-                    geometry, X, coordinates, moments.Z, sigma2, _LANGEVIN_STEP * sigma2, beta,
-                    self.n_walkers, rng,
-                )
-            with threadpool_limits(1, user_api="blas"):
-                result = coupled_flow(
-                    moments.Z, P, pi, n_walkers=self.n_walkers, walk_steps=self.walk_steps,
-                    walker_lifetime=self.walker_lifetime, top_eigenvalues=moments.top(n_units),
-                    fast_process=fast_process, **common,
-                )
-        self._warn_dynamics(result)
-        self._store(X.dtype, geometry, base, active, result, moments, bessel, k)
-        self.stationary_measure_ = np.full(n_samples, 1.0 / n_samples) if pi is None else pi
+        problem = prepare(X, self._plan(solver), rng)
+        tasks = _CheckpointTasks(self, X, solver.check_every)
+        result = solver.run(problem, self._run_params(solver, problem.n_units, rng, tasks))
+        self._warn_dynamics(result, solver)
+        self._store(problem, result)
+        self.stationary_measure_ = problem.measure
         # partial_fit continues from here, as after IncrementalPCA.fit.
-        self._set_stream(
-            _stream_of(X, base, self.stationary_measure_, scatter)
-            if geometry.name == "euclidean" else None
-        )
-        self.n_samples_seen_ = n_samples
+        self._set_stream(problem.stream())
+        self.n_samples_seen_ = problem.n_samples
         tasks.close()
         return X
 
-    def _store(self, dtype, geometry, base, active, result, moments, bessel, k):
-        """Turn the learned subspace into the fitted attributes (as PCA's)."""
-        n_units = result.subspace.shape[1]
-        # Ritz rotation: within the learned subspace, order the axes by their
-        # variance under pi (for Sanger's rule this reproduces its order).
-        ritz_values, R = linalg.eigh(moments.project(result.subspace))
-        order = np.argsort(ritz_values)[::-1]
-        U = result.subspace @ R[:, order]
-        ritz_values = np.clip(ritz_values[order], 0.0, None)
-        W = np.zeros((geometry.dim, k))
-        W[active, :n_units] = U
-        if n_units < k:
-            # More components than varying features: complete the basis with
-            # the constant directions (zero variance).
-            W[~active, n_units:] = np.eye(int((~active).sum()))[:, : k - n_units]
-            ritz_values = np.concatenate([ritz_values, np.zeros(k - n_units)])
-        components = geometry.to_ambient(W, base)
-        components *= np.where(
-            np.take_along_axis(components, np.abs(components).argmax(axis=1)[:, None], 1) < 0,
-            -1.0,
-            1.0,
+    def _plan(self, solver):
+        return Plan(self.manifold, FAST_PROCESSES[self.kernel], solver, self.temperature,
+                    self.n_neighbors, self.n_components)
+
+    def _tol(self, solver):
+        return solver.default_tol if self.tol == "auto" else self.tol
+
+    def _run_params(self, solver, n_units, rng, checkpoint, weights_init=None):
+        auto_rate = self.learning_rate == "auto"
+        return RunParams(
+            n_components=n_units, rule=self.rule,
+            learning_rate=_AUTO_LEARNING_RATE if auto_rate else self.learning_rate,
+            max_iter=self.max_iter, tol=self._tol(solver), rng=rng, verbose=self.verbose,
+            checkpoint=checkpoint, n_walkers=self.n_walkers, walk_steps=self.walk_steps,
+            walker_lifetime=self.walker_lifetime, weights_init=weights_init,
         )
+
+    def _store(self, problem, result):
+        """Turn the learned subspace into the fitted attributes (as PCA's)."""
+        geometry, moments, k = problem.geometry, problem.moments, problem.k
+        dtype = problem.X.dtype
+        W, ritz_values = ritz_axes(moments, result.subspace, problem.active, k)
+        components = geometry.to_ambient(W, problem.base)
+        # Each row's largest-magnitude entry is positive.
+        top = np.take_along_axis(components, np.abs(components).argmax(axis=1)[:, None], 1)
+        components *= np.where(top < 0, -1.0, 1.0)
         # Ritz values are in the moments' scaled units: the ratios are taken
         # there (they exist at any data scale), the variances in data units.
         with np.errstate(over="ignore"):
-            total_variance = np.float64(moments.total()) * moments.unit * bessel
-            explained = ritz_values * moments.unit * bessel
+            explained = ritz_values * moments.unit * problem.bessel
         self.components_ = components.astype(dtype, copy=False)
-        self.mean_ = base.astype(dtype, copy=False)
+        self.mean_ = problem.base.astype(dtype, copy=False)
         self.n_components_ = k
         self.explained_variance_ = explained.astype(dtype, copy=False)
-        self.explained_variance_ratio_ = (ritz_values / moments.total()).astype(dtype, copy=False)
+        self.explained_variance_ratio_ = (ritz_values / problem.total).astype(dtype, copy=False)
         rest = geometry.dim - k
         self.noise_variance_ = (
-            float(max(total_variance - explained.sum(), 0.0) / rest) if rest > 0 else 0.0
+            float(max(problem.total_variance - explained.sum(), 0.0) / rest) if rest > 0 else 0.0
         )
         weights = np.zeros((geometry.dim, k))
-        weights[active, :n_units] = result.weights
+        weights[problem.active, : result.weights.shape[1]] = result.weights
         self.weights_ = weights
         self.lyapunov_ = result.lyapunov
         self.lyapunov_steps_ = result.lyapunov_steps
@@ -767,14 +539,34 @@ class CoupledFlowEmbedding(
         >>> bool(np.allclose(np.abs(emb.components_), np.abs(pca.components_)))
         True
         """
-        if not (isinstance(self.manifold, str) and self.manifold == "euclidean"):
+        if not (isinstance(self.manifold, str) and GEOMETRIES[self.manifold].flat):
             raise ValueError(
                 f"partial_fit supports manifold='euclidean' only (got {self.manifold!r}); "
                 "use fit for curved manifolds."
             )
         first_pass = not hasattr(self, "components_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first_pass)
-        n, d = X.shape
+        k = self._batch_components(X.shape, first_pass)
+        rng = check_random_state(self.random_state)
+        problem, state = prepare_batch(
+            X, self._get_stream(), self._plan(_STREAM_SOLVER), k, _STREAM_SOLVER
+        )
+        self._set_stream(state)
+        self.n_samples_seen_ = state["count"]
+        tasks = _CheckpointTasks(self, X, _STREAM_SOLVER.check_every)
+        start = None if first_pass else self.weights_
+        result = _STREAM_SOLVER.run(
+            problem, self._run_params(_STREAM_SOLVER, k, rng, tasks, weights_init=start)
+        )
+        # The warning speaks of the estimator's solver, as it always has.
+        self._warn_dynamics(result, SOLVERS[self.solver])
+        self._store(problem, result)
+        tasks.close()
+        return self
+
+    def _batch_components(self, shape, first_pass):
+        """partial_fit's ``n_components``, checked as IncrementalPCA's."""
+        n, d = shape
         k = self.n_components
         if k is not None and not isinstance(k, Integral):
             raise ValueError(
@@ -798,46 +590,7 @@ class CoupledFlowEmbedding(
                 "learned so far; keep n_components between partial_fit calls, or "
                 "fit anew."
             )
-        rng = check_random_state(self.random_state)
-        state = self._get_stream()
-        if state is None:
-            state = _empty_stream(np.mean(X, axis=0, dtype=np.float64))
-        if self.temperature == 1.0 or n < 3:
-            weights = np.full(n, 1.0 / n)
-        else:
-            # The batch's own tempered measure, from its kNN graph.
-            Z = X - state["reference"]
-            distances, indices = resolve_geometry("euclidean", d).kneighbors(
-                X, Z, min(self.n_neighbors, n - 1)
-            )
-            K, _ = kernel_graph(distances, indices, n)
-            _, degree = metropolis_transition(K, 1.0 / self.temperature, _LAZINESS)
-            weights = stationary_law(degree, 1.0 / self.temperature)
-            self._warn_measure(1.0 / np.sum(weights**2), n)
-        # Each batch carries mass in proportion to its size.
-        _accumulate(state, X, weights * n)
-        self._set_stream(state)
-        self.n_samples_seen_ = state["count"]
-        shift = state["sum"] / state["count"]  # base point - reference
-        first = state["wsum"] / state["weight"]
-        C = (state["wscatter"] / state["weight"] - np.outer(first, shift)
-             - np.outer(shift, first) + np.outer(shift, shift))
-        C = (C + C.T) / 2
-        tol = self.tol if self.tol != "auto" else _AUTO_TOL["averaged"]
-        start = None if first_pass else self.weights_
-        tasks = _CheckpointTasks(self, X, self.max_iter)
-        result = _averaged_result(
-            C, k, rng=rng, tol=tol, max_iter=self.max_iter, start=start,
-            verbose=self.verbose, checkpoint=tasks,
-        )
-        self._warn_dynamics(result)
-        geometry = resolve_geometry("euclidean", d)
-        base = state["reference"] + shift
-        count = state["count"]
-        self._store(X.dtype, geometry, base, np.ones(d, dtype=bool), result,
-                    _DenseMoments(C), count / (count - 1.0) if count > 1 else 1.0, k)
-        tasks.close()
-        return self
+        return k
 
     _STREAM_KEYS = ("reference", "count", "sum", "weight", "wsum", "wscatter")
 
@@ -854,35 +607,7 @@ class CoupledFlowEmbedding(
         if not hasattr(self, "_stream_reference"):
             return None
         return {key: getattr(self, f"_stream_{key}") for key in self._STREAM_KEYS}
-
-    def _warn_measure(self, n_eff, n_samples):
-        """Warn when the tempered measure rests on a handful of samples.
-
-        ``n_eff = 1 / sum(pi**2)`` (Kish's effective sample size) is
-        ``n_samples`` at temperature 1; below ``_FEW_SAMPLES`` of it the
-        subspace is that of a few points, not of a smoothed version of the
-        data.
-        """
-        if self.temperature == 1.0 or n_eff >= _FEW_SAMPLES * n_samples:
-            return
-        cause = (
-            "above temperature 1 the kernel degree of isolated samples is "
-            "exponentially small and deg**(1/temperature - 1) hands them the "
-            "mass; lower temperature, or raise n_neighbors (a wider kernel; "
-            "several times the default may be needed)"
-            if self.temperature > 1.0 else
-            "below temperature 1 the measure concentrates on the densest "
-            "samples; raise temperature toward 1"
-        )
-        warnings.warn(
-            f"The spatial measure at temperature={self.temperature:g} rests on few "
-            f"samples: its effective sample size 1/sum(pi**2) is {n_eff:.3g} of "
-            f"{n_samples}, so the components describe those samples only. The "
-            f"cause: {cause}.",
-            UserWarning,
-        )
-
-    def _warn_dynamics(self, result):
+    def _warn_dynamics(self, result, solver):
         if result.diverged:
             advice = (
                 "Plain Hebbian learning has no normaliser: use rule='sanger' or rule='oja'."
@@ -912,23 +637,20 @@ class CoupledFlowEmbedding(
         if not result.converged and result.n_iter < self.max_iter:
             return  # stopped early by a callback: the caller asked for it
         if not result.converged:
-            tol = self.tol if self.tol != "auto" else _AUTO_TOL[self.solver]
-            angle = result.split_angle[-1]
-            more = {"stochastic": "max_iter or n_walkers", "mean_field": "max_iter",
-                    "averaged": "max_iter"}[self.solver]
             # The walkers are slow where the eigengap at n_components is
             # small; the averaged solver is not (it is PCA-fast at any size).
-            hint = "" if self.solver == "averaged" else (
+            hint = (
                 " A small gap between the n_components-th and the next "
                 "eigenvalue slows the dynamics; solver='averaged' reaches the "
                 "same subspace deterministically, about as fast as PCA."
-            )
+            ) if solver.gap_hint else ""
             warnings.warn(
                 f"CoupledFlowEmbedding did not converge in max_iter={self.max_iter} "
-                f"iterations (solver={self.solver!r}): the subspace still moved "
-                f"{angle:.2g} rad at the last check (tol={tol:g}), and its distance "
-                f"to the stationary subspace can be far larger. Increase {more}, "
-                f"or raise tol.{hint}",
+                f"iterations (solver={solver.name!r}): the subspace still moved "
+                f"{result.statistic[-1]:.2g} rad at the last check "
+                f"(tol={self._tol(solver):g}), and its distance to the stationary "
+                f"subspace can be far larger. Increase {solver.budget}, or raise "
+                f"tol.{hint}",
                 ConvergenceWarning,
             )
 
@@ -1192,18 +914,19 @@ class CoupledFlowEmbedding(
 class _CheckpointTasks:
     """Bridge from the flows' checkpoints to scikit-learn's callback API.
 
-    The fit is the root task; each block of weight updates between two
-    checkpoints (one iteration for the averaged solver) is a subtask, begun
-    when the block starts and ended at its checkpoint, where a callback may
-    stop the fit (its ``on_fit_task_end`` returns True).  Without
-    ``sklearn.callback`` (scikit-learn < 1.9) every call is a no-op.
+    The fit is the root task; each block of ``check_every`` weight updates
+    between two checkpoints (one iteration for the averaged solver) is a
+    subtask, begun when the block starts and ended at its checkpoint, where
+    a callback may stop the fit (its ``on_fit_task_end`` returns True).
+    Without ``sklearn.callback`` (scikit-learn < 1.9) every call is a no-op.
     """
 
-    def __init__(self, estimator, X, max_subtasks):
+    def __init__(self, estimator, X, check_every):
         self.estimator, self.X, self.task = estimator, X, None
         if not hasattr(estimator, "_init_callback_context"):
             self.root = None
             return
+        max_subtasks = -(-estimator.max_iter // check_every)
         self.root = estimator._init_callback_context(max_subtasks=max_subtasks)
         self.root.call_on_fit_task_begin(estimator=estimator, X=X)
         self._begin()
@@ -1232,69 +955,6 @@ class _CheckpointTasks:
         )
 
 
-def _empty_stream(reference):
-    """partial_fit's running sums, kept about a fixed reference point (the
-    first batch's mean) so that large offsets do not cancel."""
-    d = reference.shape[0]
-    return {"reference": reference, "count": 0, "sum": np.zeros(d), "weight": 0.0,
-            "wsum": np.zeros(d), "wscatter": np.zeros((d, d))}
-
-
-def _accumulate(state, X, weights):
-    """Add a batch to the running sums (Chan, Golub & LeVeque 1979).
-
-    ``weights`` (shape ``(n,)``) sum to the batch's size.  Row blocks: no
-    copy of ``X``.
-    """
-    reference = state["reference"]
-    n = X.shape[0]
-    state["count"] += n
-    state["weight"] += n
-    for rows in row_blocks(*X.shape):
-        block = np.subtract(X[rows], reference, dtype=np.float64)
-        state["sum"] += block.sum(axis=0)
-        state["wsum"] += weights[rows] @ block
-    state["wscatter"] += second_moment(X, reference, weights=weights)
-
-
-def _stream_of(X, base, pi, scatter=None):
-    """The running sums partial_fit would hold after one batch ``X`` with
-    the fitted measure ``pi``; ``scatter`` is ``sum_i (x_i - base)(x_i -
-    base)^T / n`` when fit already has it (the averaged solver at
-    temperature 1)."""
-    state = _empty_stream(np.array(base, dtype=np.float64))
-    if scatter is None:
-        _accumulate(state, X, pi * X.shape[0])
-    else:
-        # Uniform weights about the mean itself: both first-moment sums are
-        # zero, so no pass over X is needed (the averaged solver's speed).
-        n = X.shape[0]
-        state.update(count=n, weight=float(n), wscatter=scatter * n)
-    return state
-
-
-def _components_for_share(eigenvalues, share):
-    """Fewest leading eigenvalues whose share of the total exceeds ``share``.
-
-    As :class:`~sklearn.decomposition.PCA` with a float ``n_components``.
-
-    Parameters
-    ----------
-    eigenvalues : ndarray of shape (d,)
-        Descending, non-negative.
-    share : float
-        In ``(0, 1)``.
-
-    Returns
-    -------
-    k : int
-        Between 1 and ``d``.
-    """
-    eigenvalues = np.clip(eigenvalues, 0.0, None)
-    cumulative = np.cumsum(eigenvalues) / eigenvalues.sum()
-    return int(min(np.searchsorted(cumulative, share, side="right") + 1, len(eigenvalues)))
-
-
 def _check_features(X, n_components):
     X = check_array(X, dtype=[np.float64, np.float32])
     if X.shape[1] != n_components:
@@ -1304,74 +964,28 @@ def _check_features(X, n_components):
         )
     return X
 
+def _solver_docs(doc):
+    """Fill the class docstring's ``solver`` and ``tol`` entries from the registry."""
+    def wrap(text, first, rest):
+        return textwrap.fill(text, 76, initial_indent=first, subsequent_indent=rest,
+                             break_on_hyphens=False)
 
-def _averaged_result(C, n_components, **kwargs):
-    """Run :func:`averaged_flow` and package it as the integrators' ``FlowResult``."""
-    U, _, n_iter, converged, bound, history = averaged_flow(C, n_components, **kwargs)
-    return FlowResult(
-        weights=U, subspace=U, n_iter=n_iter, converged=converged, diverged=False,
-        lyapunov=history, lyapunov_steps=np.arange(len(history)),
-        split_angle=np.array([bound]), positions=None,
+    items = "\n".join(
+        wrap(f'``"{name}"``: {solver.summary}', "        - ", "          ")
+        for name, solver in SOLVERS.items()
     )
+    by_tol = groupby(SOLVERS.items(), key=lambda item: item[1].default_tol)
+    tols = " and ".join(
+        f"{tol:g}".replace("e-0", "e-") + " for "
+        + " and ".join(f'``"{name}"``' for name, _ in group)
+        for tol, group in by_tol
+    )
+    stopping = "  ".join(f'``"{name}"``: {solver.stopping}' for name, solver in SOLVERS.items())
+    tol = wrap(f'Convergence threshold in radians.  {stopping}  ``"auto"`` is {tols}.',
+               "        ", "        ")
+    options = "{" + ", ".join(f'"{name}"' for name in SOLVERS) + "}"
+    return (doc.replace("{solver_options}", options).replace("{solver_items}", items)
+            .replace("{solver_tol}", tol))
 
 
-def _top_eigenvalues(Z, pi, k, rng):
-    """Top ``k`` eigenvalues of ``C_pi = Z^T diag(pi) Z``, descending.
-
-    Dense ``eigh`` on the ``d x d`` second moment when ``d`` is small,
-    Lanczos (``eigsh``) on an implicit operator otherwise; they serve the
-    coordinate scale and the Lyapunov log, not the learned subspace.
-    """
-    n, d = Z.shape
-    if rng is None:
-        rng = np.random.default_rng(0)
-    if d <= 256 or k >= d - 1:
-        C = second_moment(Z, 0.0, weights=pi)
-        return np.clip(linalg.eigvalsh(C)[::-1][:k], 0.0, None)
-    from scipy.sparse.linalg import LinearOperator, eigsh
-
-    def matvec(v):
-        out = np.zeros(d)
-        for rows in row_blocks(n, d):
-            Zb = Z[rows]
-            out += Zb.T @ (pi[rows] * (Zb @ v.ravel()))
-        return out
-
-    op = LinearOperator((d, d), matvec=matvec, dtype=np.float64)
-    vals = eigsh(op, k=k, which="LA", return_eigenvectors=False, v0=rng.standard_normal(d))
-    return np.clip(np.sort(vals)[::-1], 0.0, None)
-
-
-class _SampleMoments:
-    """Second moment ``C_pi`` held implicitly as weighted scaled coordinates.
-
-    ``C_pi = unit * Z^T diag(pi) Z``: ``Z`` (an array or
-    :class:`~slowfast_sklearn._rows.CentredRows`) is scaled so that its top
-    eigenvalue is 1 (the dynamics' units); ``project`` and ``total`` work in
-    those units and ``unit`` converts to the data's squared units.
-    """
-
-    def __init__(self, Z, pi, unit):
-        self.Z, self.pi, self.unit = Z, pi, unit
-
-    def top(self, k):
-        return _top_eigenvalues(self.Z, self.pi, k, None)
-
-    def project(self, U):
-        return projected_moment(self.Z, self.pi, U)
-
-    def total(self):
-        return weighted_total(self.Z, self.pi)
-
-
-class _DenseMoments:
-    """Second moment ``C_pi = unit * C`` as an explicit ``d x d`` matrix."""
-
-    def __init__(self, C, unit=1.0):
-        self.C, self.unit = C, unit
-
-    def project(self, U):
-        return U.T @ self.C @ U
-
-    def total(self):
-        return float(np.trace(self.C))
+CoupledFlowEmbedding.__doc__ = _solver_docs(CoupledFlowEmbedding.__doc__)

@@ -18,7 +18,8 @@ normaliser ``N`` chosen by the rule:
 
 import numpy as np
 
-__all__ = ["RULES", "hebbian_step", "hebbian_update", "spectral_norm_bound", "orthonormalize"]
+__all__ = ["RULES", "batch_moments", "hebbian_step", "hebbian_update", "spectral_norm_bound",
+           "orthonormalize"]
 
 RULES = ("sanger", "oja", "hebbian", "trace")
 
@@ -85,9 +86,26 @@ def hebbian_step(W, Z, learning_rate, rule, step_guard=True):
     W_new : ndarray of shape (n_features, n_components)
         Updated weights (a new array).
     """
+    return hebbian_update(W, *batch_moments(Z, W), learning_rate, rule, step_guard)
+
+
+def batch_moments(Z, W):
+    """``(C_hat W, W^T C_hat W)`` for the batch second moment ``C_hat = Z^T Z / n``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_walkers, n_features)
+        The batch.
+    W : ndarray of shape (n_features, n_components)
+
+    Returns
+    -------
+    CW : ndarray of shape (n_features, n_components)
+    A : ndarray of shape (n_components, n_components)
+    """
     n = Z.shape[0]
     Y = Z @ W
-    return hebbian_update(W, Z.T @ Y / n, Y.T @ Y / n, learning_rate, rule, step_guard)
+    return Z.T @ Y / n, Y.T @ Y / n
 
 
 def hebbian_update(W, CW, A, learning_rate, rule, step_guard=True):

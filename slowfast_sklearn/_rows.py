@@ -1,16 +1,19 @@
-"""Sample coordinates read in row blocks, held in memory or made on demand.
+"""Row views: the samples' coordinates read in row blocks and gathers.
 
-The flows read the samples' tangent coordinates ``Z`` in two ways only:
-walker batches ``Z[positions]`` and row blocks ``Z[a:b]``.  Anything that
-supports those two reads and ``shape`` can stand in for the ``n x d`` float64
-array.  :class:`CentredRows` does so for flat data without building it:
-on a large data set that copy is as big as the input (issue 4's memory
-bound), while a walker batch is a few hundred kilobytes.
+The walkers' solver and the moments read the samples' tangent coordinates
+``Z`` in two ways only: gathers ``Z[positions]`` (a walker batch, an integer
+array of rows) and row blocks ``Z[a:b]`` (:func:`row_blocks`).  Anything that
+supports those two reads and ``shape``, and returns C-ordered float64 rows,
+is a *row view* and can stand in for the ``n x d`` array.
+:class:`CentredRows` does so for flat data without building it: on a large
+data set that copy is as big as the input (issue 4's memory bound), while a
+walker batch is a few hundred kilobytes.  A view over sparse or chunked
+(dask) input would be another class with the same two reads.
 """
 
 import numpy as np
 
-__all__ = ["BLOCK_ENTRIES", "CentredRows", "row_blocks", "projected_moment", "weighted_total"]
+__all__ = ["BLOCK_ENTRIES", "CentredRows", "row_blocks"]
 
 #: Entries per row block (8 MiB of float64): bounded temporaries at any n.
 BLOCK_ENTRIES = 2**20
@@ -69,44 +72,3 @@ def row_blocks(n_rows, n_cols):
     step = max(1, BLOCK_ENTRIES // max(n_cols, 1))
     for start in range(0, n_rows, step):
         yield slice(start, min(start + step, n_rows))
-
-
-def projected_moment(Z, pi, Q):
-    """``Q^T C_pi Q`` for ``C_pi = Z^T diag(pi) Z``, by row blocks.
-
-    Parameters
-    ----------
-    Z : ndarray or CentredRows of shape (n_samples, n_features)
-    pi : ndarray of shape (n_samples,)
-        Weights of the samples (a probability vector).
-    Q : ndarray of shape (n_features, k)
-
-    Returns
-    -------
-    M : ndarray of shape (k, k)
-        Symmetric positive semi-definite.
-    """
-    M = np.zeros((Q.shape[1], Q.shape[1]))
-    for rows in row_blocks(*Z.shape):
-        Y = Z[rows] @ Q
-        M += (Y * pi[rows, None]).T @ Y
-    return M
-
-
-def weighted_total(Z, pi):
-    """``tr C_pi = sum_i pi_i |z_i|**2``, by row blocks.
-
-    Parameters
-    ----------
-    Z : ndarray or CentredRows of shape (n_samples, n_features)
-    pi : ndarray of shape (n_samples,)
-
-    Returns
-    -------
-    total : float
-    """
-    total = 0.0
-    for rows in row_blocks(*Z.shape):
-        B = Z[rows]
-        total += float(np.einsum("ij,ij,i->", B, B, pi[rows]))
-    return total

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
-from slowfast_sklearn._spatial import kernel_graph, metropolis_transition, stationary_law
+from slowfast_sklearn.fast.graph import kernel_graph, metropolis_transition, stationary_law
 
 EIGENVALUES = np.array([8.0, 4.0, 2.0, 1.0, 0.8, 0.6, 0.5, 0.4])
 

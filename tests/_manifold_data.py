@@ -1,11 +1,16 @@
-"""Samples on the curved manifolds of the tests, with a clear spectral gap.
+"""Samples on every manifold of the package, with a clear spectral gap.
 
 Each generator draws tangent vectors with a decaying spectrum at a fixed
 base point and maps them to the manifold with geomstats' own exponential
-map, so the data do not depend on the package's numpy formulas.
+map, so the data do not depend on the package's numpy formulas.  A new
+manifold of the package needs an entry in :data:`DATA` and :data:`SPACES`
+(``tests/test_geometry.py`` checks it has one).
 """
 
+import warnings
+
 import numpy as np
+from geomstats.geometry.euclidean import Euclidean
 from geomstats.geometry.hypersphere import Hypersphere
 from geomstats.geometry.poincare_ball import PoincareBall
 from geomstats.geometry.spd_matrices import SPDMatrices
@@ -58,8 +63,16 @@ def spd_data(n=500, seed=0):
     return np.asarray(space.metric.exp(half @ S @ half, SPD_BASE))
 
 
-DATA = {"hypersphere": sphere_data, "poincare_ball": ball_data, "spd": spd_data}
+def flat_data(n=500, seed=0):
+    """Points of R^4 around an offset, a rotated decaying spectrum."""
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 4)) * BALL_STD @ _rotation(4, rng).T + [1.0, -2.0, 0.5, 3.0]
+
+
+DATA = {"euclidean": flat_data, "hypersphere": sphere_data, "poincare_ball": ball_data,
+        "spd": spd_data}
 SPACES = {
+    "euclidean": lambda: Euclidean(dim=4),
     "hypersphere": lambda: Hypersphere(dim=4),
     "poincare_ball": lambda: PoincareBall(dim=4),
     "spd": lambda: SPDMatrices(n=3),
@@ -69,3 +82,22 @@ SPACES = {
 def flat(X):
     """Rows of the data (SPD matrices flattened to p * p entries)."""
     return X.reshape(X.shape[0], -1)
+
+
+def fit(name, X, **params):
+    """``CoupledFlowEmbedding(manifold=name, random_state=0, **params).fit(X)``."""
+    from slowfast_sklearn import CoupledFlowEmbedding
+
+    params.setdefault("random_state", 0)
+    return CoupledFlowEmbedding(manifold=name, **params).fit(X)
+
+
+def quick_fit(name, X, **params):
+    """A fit with a small budget, for tests of the maps rather than of the
+    dynamics: too short for the stopping rule, so its warning is ignored."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return fit(name, X, **params)
+

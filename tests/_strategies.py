@@ -1,6 +1,6 @@
 """Hypothesis strategies for the property tests: data per manifold, parameters.
 
-Adding a manifold to the package (``slowfast_sklearn._geometry.MANIFOLDS``)
+Adding a manifold to the package (``slowfast_sklearn.geometry.MANIFOLDS``)
 means adding one :class:`ManifoldCase` to :data:`MANIFOLD_CASES`: a function
 that turns a few drawn numbers into points *on* that manifold (including
 points within rounding of its boundary or cut locus), its intrinsic
@@ -23,7 +23,9 @@ from typing import Callable
 import numpy as np
 from hypothesis import strategies as st
 
-from slowfast_sklearn._geometry import BOUNDARY_TOL, CUT_LOCUS_MARGIN, MEMBERSHIP_TOL
+from slowfast_sklearn.geometry._base import MEMBERSHIP_TOL
+from slowfast_sklearn.geometry.hypersphere import CUT_LOCUS_MARGIN
+from slowfast_sklearn.geometry.poincare_ball import BOUNDARY_TOL
 
 #: Largest problem drawn: keeps each generated fit to a few milliseconds.
 MAX_SAMPLES = 40

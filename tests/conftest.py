@@ -15,6 +15,7 @@ import os
 import pytest
 from _helpers import Walk, gaussian_data
 from hypothesis import HealthCheck, settings
+from scipy.linalg import eigh
 
 _COMMON = dict(
     deadline=None,
@@ -34,3 +35,11 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 def gaussian_walk():
     """The walk on the Gaussian R^8 sample of theory.md section 7."""
     return Walk(gaussian_data())
+
+
+@pytest.fixture(scope="session")
+def spectral_data():
+    """2000 Gaussian samples in R^8 and their exact principal axes (descending)."""
+    X = gaussian_data(n=2000, seed=3)
+    Z = X - X.mean(axis=0)
+    return X, eigh(Z.T @ Z)[1][:, ::-1]

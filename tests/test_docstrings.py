@@ -198,8 +198,8 @@ def _building_blocks():
 
 def test_api_page_lists_the_building_blocks():
     names = _building_blocks()
-    assert "slowfast_sklearn._spatial.row_sampler" in names
-    assert "slowfast_sklearn._flow.coupled_flow" in names
+    assert "slowfast_sklearn.fast.graph.row_sampler" in names
+    assert "slowfast_sklearn.solvers.stochastic.coupled_flow" in names
     assert len(names) >= 10
 
 

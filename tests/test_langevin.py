@@ -10,11 +10,10 @@ import pytest
 from _helpers import gaussian_data
 from _manifold_data import DATA, SPACES, flat
 from scipy import linalg
-from sklearn.neighbors import NearestNeighbors
 
 from slowfast_sklearn import CoupledFlowEmbedding
-from slowfast_sklearn._geometry import resolve_geometry
-from slowfast_sklearn._langevin import langevin_step, mmd2
+from slowfast_sklearn.geometry import resolve_geometry
+from slowfast_sklearn.fast.langevin import langevin_step, mmd2
 
 
 def _sigma2(X, geometry, n_neighbors=15):
@@ -94,37 +93,6 @@ def test_walkers_stay_on_the_manifold(name):
     points = walkers.reshape(-1, 3, 3) if name == "spd" else walkers
     assert bool(np.all(space.belongs(points, atol=1e-10)))
     geometry.check_points(walkers)
-
-
-@pytest.mark.parametrize("name", ["hypersphere", "poincare_ball", "spd"])
-def test_mean_shift_matches_geomstats(name):
-    """The score's mean-shift vector equals sum_i w_i Log_x(a_i) with geomstats' log and dist."""
-    X = flat(DATA[name](50, seed=8))
-    geometry = resolve_geometry(name, X.shape[1])
-    space = SPACES[name]()
-    shape = (-1, 3, 3) if name == "spd" else (-1, X.shape[1])
-    walkers, anchors = X[:6], X[6:]
-    sigma2 = 0.05
-    P = np.repeat(walkers, len(anchors), axis=0).reshape(shape)
-    A = np.tile(anchors, (len(walkers), 1)).reshape(shape)
-    logs = np.asarray(space.metric.log(A, P)).reshape(len(walkers), len(anchors), -1)
-    dist = np.asarray(space.metric.dist(A, P)).reshape(len(walkers), len(anchors))
-    w = np.exp(-(dist**2) / (2 * sigma2))
-    w /= w.sum(axis=1, keepdims=True)
-    expected = np.einsum("nm,nmj->nj", w, logs)
-    np.testing.assert_allclose(geometry.mean_shift(walkers, anchors, sigma2), expected, atol=1e-10)
-
-
-@pytest.mark.parametrize("name", ["hypersphere", "poincare_ball", "spd"])
-def test_tangent_noise_has_the_inverse_metric_covariance(name):
-    """xi ~ N(0, g^-1): in orthonormal coordinates at x its covariance is I."""
-    X = flat(DATA[name](3, seed=9))
-    geometry = resolve_geometry(name, X.shape[1])
-    x = X[:1]
-    rng = np.random.default_rng(4)
-    xi = geometry.tangent_noise(np.repeat(x, 20000, axis=0), rng)
-    Z = geometry.from_ambient(xi, x[0])  # orthonormal frame coordinates at x
-    np.testing.assert_allclose(np.cov(Z.T), np.eye(geometry.dim), atol=0.05)
 
 
 def test_estimator_langevin_kernel_on_the_sphere():

@@ -35,7 +35,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from slowfast_sklearn import CoupledFlowEmbedding
-from slowfast_sklearn._geometry import MANIFOLDS, resolve_geometry
+from slowfast_sklearn.geometry import MANIFOLDS, resolve_geometry
 
 FITTED_ARRAYS = (
     "components_",

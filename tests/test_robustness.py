@@ -7,6 +7,7 @@ spectrum, a large offset in float32, the ends of the float range, a
 heavy-tailed sample with one walker, a memory budget, a fresh process.
 """
 
+import contextlib
 import pickle
 import subprocess
 import sys
@@ -16,15 +17,17 @@ import warnings
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 from scipy import linalg
 from sklearn.base import clone
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 
-import slowfast_sklearn._estimator as estimator_module
+import slowfast_sklearn._prepare as preparation
 from slowfast_sklearn import CoupledFlowEmbedding
-from slowfast_sklearn._spatial import row_sampler, step_walkers
+from slowfast_sklearn._prepare import Plan, prepare
+from slowfast_sklearn._rows import CentredRows
+from slowfast_sklearn.fast import FAST_PROCESSES
+from slowfast_sklearn.solvers import SOLVERS
 
 #: Spectrum with well-separated top two (8, 4 | 1): identifiable subspace and axes.
 EIGENVALUES = (8.0, 4.0, 1.0, 0.8, 0.6, 0.5)
@@ -264,46 +267,34 @@ def test_plain_hebbian_divergence_is_reported(gaussian):
         assert np.all(np.isfinite(value))
 
 
-def test_row_sampler_skips_stored_zeros():
-    """A row of P whose only moves are stored zeros holds still (regression:
-    row_sampler divided 0 by 0; found by the property tests)."""
-    # Row 0 stores its two (zero) moves explicitly, as metropolis_transition
-    # does when their acceptance underflows.
-    data = np.array([1.0, 0.0, 0.0, 0.25, 0.5, 0.25, 0.5, 0.5])
-    indices = np.array([0, 1, 2, 0, 1, 2, 1, 2])
-    P = sp.csr_array((data, indices, np.array([0, 3, 6, 8])), shape=(3, 3))
-    assert P.nnz == 8
-    sampler = row_sampler(P)
-    assert sampler.stay[0] == 1.0 and sampler.length[0] == 0
-    rng = np.random.default_rng(0)
-    positions = np.repeat(np.arange(3), 20000)
-    moved = step_walkers(positions, sampler, rng)
-    assert np.all(moved[positions == 0] == 0)
-    for i in (1, 2):
-        frequencies = np.bincount(moved[positions == i], minlength=3) / 20000
-        np.testing.assert_allclose(frequencies, P.toarray()[i], atol=0.015)
-
-
 # --------------------------------------------------------------------------
 # memory
 # --------------------------------------------------------------------------
 
 
-def test_fit_builds_nothing_quadratic(monkeypatch):
+def _plan(solver="stochastic", kernel="graph", n_neighbors=15, n_components=2):
+    return Plan("euclidean", FAST_PROCESSES[kernel], SOLVERS[solver], 1.0, n_neighbors,
+                n_components)
+
+
+def test_fit_builds_nothing_quadratic():
     """50,000 samples: the walk's matrix is sparse with O(n * n_neighbors)
-    entries, and fit's peak memory is O(n * n_neighbors), far below one
-    dense n x n float64 matrix (20 GB)."""
+    entries (seen by a hook around the preparation's steps), and fit's peak
+    memory is O(n * n_neighbors), far below one dense n x n float64 matrix
+    (20 GB)."""
     n, d = 50_000, 4
     X = np.random.default_rng(0).standard_normal((n, d)) * [3.0, 2.0, 1.0, 0.5]
     seen = {}
-    original = estimator_module.metropolis_transition
 
-    def spy(K, *args):
-        P, degree = original(K, *args)
-        seen["K"], seen["P"] = (K.format, K.nnz), (P.format, P.nnz)
-        return P, degree
+    @contextlib.contextmanager
+    def spy(step, problem):
+        yield
+        if step == "graph":
+            seen["K"] = (problem.graph.format, problem.graph.nnz)
+        elif step == "metropolis":
+            seen["P"] = (problem.P.format, problem.P.nnz)
 
-    monkeypatch.setattr(estimator_module, "metropolis_transition", spy)
+    prepare(X, _plan(), np.random.default_rng(0), hook=spy)
     emb = CoupledFlowEmbedding(2, n_neighbors=15, max_iter=100, random_state=0)
     tracemalloc.start()
     try:
@@ -324,7 +315,7 @@ def test_fit_builds_nothing_quadratic(monkeypatch):
 
 @pytest.mark.parametrize("dtype, offset", [(np.float64, 3.0), (np.float32, 1e5)])
 def test_walkers_read_large_flat_data_off_X(dtype, offset, monkeypatch):
-    """Above ``_ON_DEMAND_BYTES`` the walkers' rows are centred on the fly
+    """Above ``ON_DEMAND_BYTES`` the walkers' rows are centred on the fly
     from X instead of from a centred copy (which would be as big as X).  The
     rows themselves are bit for bit those of the copy (elementwise float64
     arithmetic, exact in IEEE 754 on any machine), including a constant
@@ -336,17 +327,10 @@ def test_walkers_read_large_flat_data_off_X(dtype, offset, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         copied = CoupledFlowEmbedding(**params).fit(X)
-        made = []
-        original = estimator_module.CentredRows
-
-        def spy(*args):
-            made.append(original(*args))
-            return made[-1]
-
-        monkeypatch.setattr(estimator_module, "CentredRows", spy)
-        monkeypatch.setattr(estimator_module, "_ON_DEMAND_BYTES", 0)
+        monkeypatch.setattr(preparation, "ON_DEMAND_BYTES", 0)
         on_demand = CoupledFlowEmbedding(**params).fit(X)
-    rows = made[-1]
+    rows = prepare(X, _plan(), np.random.default_rng(0)).rows
+    assert isinstance(rows, CentredRows)
     assert rows.shape == (800, 5)
     active = np.ptp(X, axis=0) > 0
     np.testing.assert_allclose(rows.base, X.astype(np.float64).mean(axis=0), rtol=1e-14)
@@ -373,7 +357,7 @@ def test_peak_memory_stays_under_three_times_the_input(monkeypatch):
     sys.path.insert(0, str(__import__("pathlib").Path(__file__).parents[1] / "benchmarks"))
     from memory import measure
 
-    monkeypatch.setattr(estimator_module, "_ON_DEMAND_BYTES", 0)
+    monkeypatch.setattr(preparation, "ON_DEMAND_BYTES", 0)
     peak, size, _, _ = measure(30_000, 64, max_iter=300)
     assert peak < 3 * size, peak / size
 
@@ -447,15 +431,3 @@ def test_repr_round_trip_of_a_fitted_estimator(gaussian):
         assert other.get_params() == params
         rebuilt = eval(repr(other), {"CoupledFlowEmbedding": CoupledFlowEmbedding})
         assert rebuilt.get_params() == params
-
-
-def test_stationary_law_stays_positive_when_weights_underflow():
-    """pi ~ deg**(beta - 1) with a degree of 1e-200 at beta=4: the weight
-    (1e-600) underflows, but pi keeps every sample (regression: a zero in pi
-    made KL(rho || pi) infinite in lyapunov_; found by the property tests)."""
-    from slowfast_sklearn._spatial import kl_divergence, stationary_law
-
-    pi = stationary_law(np.array([3.0, 2.0, 1e-200, 1.0]), beta=4.0)
-    assert np.all(pi > 0) and abs(pi.sum() - 1.0) < 1e-15
-    np.testing.assert_allclose(pi[[0, 1, 3]], np.array([27.0, 8.0, 1.0]) / 36.0, rtol=1e-15)
-    assert np.isfinite(kl_divergence(np.full(4, 0.25), pi))

@@ -1,24 +1,149 @@
-"""The three solvers reach the same subspace and keep the estimator's guarantees."""
+"""The solver contract (``solvers/``) and the solvers' agreement.
+
+The first part is what every registered solver must pass, parametrised over
+:data:`~slowfast_sklearn.solvers.SOLVERS` (imbalanced-learn's common-test
+pattern): a new solver is a module, a registry line and a passing run of
+these tests.  The second part fits the estimator with each solver and checks
+they reach the same subspace.  Each solver's own maths is tested in its file
+(``test_stochastic.py``, ``test_mean_field.py``, ``test_averaged.py``).
+"""
 
 import numpy as np
 import pytest
 from _helpers import gaussian_data
-from scipy.linalg import eigh, subspace_angles
+from scipy.linalg import subspace_angles
 
 from slowfast_sklearn import CoupledFlowEmbedding
+from slowfast_sklearn._prepare import Plan, prepare
+from slowfast_sklearn.fast import FAST_PROCESSES, works_with
+from slowfast_sklearn.solvers import SOLVERS, FlowResult, RunParams, Solver
+
+REGISTERED = sorted(SOLVERS)
+#: A run long enough for every solver on the well-separated problem below.
+BUDGET = dict(n_walkers=512, max_iter=2000, learning_rate=0.2)
+
+
+def problem_for(name, temperature=0.8):
+    """A prepared problem on a kernel the solver works with: 12 features,
+    spectrum (8, 4 | 2, 1.6, ...), large enough for every solver to iterate."""
+    solver = SOLVERS[name]
+    process = next(p for p in FAST_PROCESSES.values() if works_with(p, solver))
+    X = gaussian_data(n=500, eigenvalues=np.r_[8.0, 4.0, 2.0 * 0.8 ** np.arange(10)], seed=11)
+    plan = Plan("euclidean", process, solver, temperature, 15, 2)
+    return prepare(X, plan, np.random.default_rng(0))
+
+
+def c_pi(problem):
+    """The problem's C_pi as a dense matrix, in the solver's units."""
+    return problem.moments.project(np.eye(problem.active.sum()))
+
+
+def run(name, problem, seed=0, **options):
+    params = dict(BUDGET, n_components=problem.n_units, tol=SOLVERS[name].default_tol,
+                  rng=np.random.default_rng(seed))
+    params.update(options)
+    return SOLVERS[name].run(problem, RunParams(**params))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("name", REGISTERED)
+def test_registry_entry(name):
+    """Named by its key; the parameter constraint, tol="auto" and the
+    estimator's docstring come from the entry; it works with some kernel."""
+    solver = SOLVERS[name]
+    assert isinstance(solver, Solver) and solver.name == name
+    assert solver.default_tol > 0 and isinstance(solver.check_every, int) and solver.check_every >= 1
+    assert solver.summary and solver.stopping and solver.budget
+    assert any(works_with(p, solver) for p in FAST_PROCESSES.values())
+    CoupledFlowEmbedding(solver=name)._validate_params()
+    doc = " ".join(CoupledFlowEmbedding.__doc__.split())
+    assert f'``"{name}"``: {" ".join(solver.summary.split())}' in doc
+    assert f'``"{name}"``: {" ".join(solver.stopping.split())}' in doc
+    X = gaussian_data(n=150, seed=12)
+    params = dict(n_components=2, solver=name, n_walkers=64, max_iter=200, random_state=0)
+    auto = CoupledFlowEmbedding(**params).fit(X)
+    explicit = CoupledFlowEmbedding(tol=solver.default_tol, **params).fit(X)
+    np.testing.assert_array_equal(auto.components_, explicit.components_)
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_run_returns_a_complete_flow_result(name):
+    """Shapes, orthonormality, finiteness, and one statistic and one row of
+    Lyapunov terms per checkpoint."""
+    problem = problem_for(name)
+    result = run(name, problem)
+    d, k = problem.rows.shape[1], problem.n_units
+    assert isinstance(result, FlowResult)
+    assert result.subspace.shape == result.weights.shape == (d, k)
+    np.testing.assert_allclose(result.subspace.T @ result.subspace, np.eye(k), atol=1e-10)
+    assert np.all(np.isfinite(result.weights))
+    assert 1 <= result.n_iter <= BUDGET["max_iter"] and not result.diverged
+    m = len(result.lyapunov_steps)
+    assert result.lyapunov.shape == (m, 3) and result.statistic.shape == (m,)
+    assert np.all(np.isfinite(result.lyapunov))
+    assert isinstance(result.converged, (bool, np.bool_))
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_run_reaches_the_top_eigenspace_of_c_pi(name):
+    problem = problem_for(name)
+    exact = np.linalg.eigh(c_pi(problem))[1][:, -2:]
+    result = run(name, problem)
+    assert result.converged
+    assert subspace_angles(result.subspace, exact).max() < 0.05
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_run_is_a_function_of_the_generator(name):
+    problem = problem_for(name)
+    a, b = run(name, problem, seed=3), run(name, problem, seed=3)
+    np.testing.assert_array_equal(a.subspace, b.subspace)
+    np.testing.assert_array_equal(a.lyapunov, b.lyapunov)
+    assert a.n_iter == b.n_iter
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_checkpoints_report_and_may_stop_the_run(name, capsys):
+    """The callback comes every check_every updates (and at the last); a true
+    answer stops the run there; verbose prints one line per checkpoint."""
+    problem = problem_for(name)
+    calls = []
+    result = run(name, problem, max_iter=120, tol=0.0, verbose=1,
+                 checkpoint=lambda step, last: calls.append((step, last)) or False)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(calls) >= 1
+    assert all(line.startswith("[CoupledFlowEmbedding]") for line in lines)
+    steps = [step for step, _ in calls]
+    assert steps[-1] == result.n_iter and calls[-1][1]
+    assert all(step % SOLVERS[name].check_every == 0 for step in steps[:-1])
+    assert not any(last for _, last in calls[:-1])
+    stopped = run(name, problem, max_iter=120, tol=0.0, checkpoint=lambda step, last: True)
+    assert stopped.n_iter == steps[0] and not stopped.converged
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_run_starts_from_given_weights(name):
+    """weights_init (partial_fit's warm start): started on the exact
+    eigenspace of C_pi at temperature 1 (the walkers' law is pi from the
+    start), one block of updates stays near it (within the walkers' noise),
+    nearer than from the generator's start."""
+    problem = problem_for(name, temperature=1.0)
+    exact = np.linalg.eigh(c_pi(problem))[1][:, ::-1][:, :2]
+    budget = SOLVERS[name].check_every
+    warm = subspace_angles(run(name, problem, weights_init=exact, max_iter=budget).subspace,
+                           exact).max()
+    cold = subspace_angles(run(name, problem, max_iter=budget).subspace, exact).max()
+    assert warm < 0.1 and warm < cold
+
+
+# --------------------------------------------------------------------------
+# the solvers agree
+# --------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def data():
-    X = gaussian_data(n=2000, seed=3)
-    Z = X - X.mean(axis=0)
-    V = eigh(Z.T @ Z)[1][:, ::-1]
-    return X, V
-
-
-@pytest.fixture(scope="module")
-def fits(data):
-    X, _ = data
+def fits(spectral_data):
+    X, _ = spectral_data
     kwargs = dict(n_components=3, random_state=0)
     return {
         "averaged": CoupledFlowEmbedding(solver="averaged", **kwargs).fit(X),
@@ -27,23 +152,23 @@ def fits(data):
     }
 
 
-def test_deterministic_solvers_agree_to_1e_6(data, fits):
-    _, V = data
+def test_deterministic_solvers_agree_to_1e_6(spectral_data, fits):
+    _, V = spectral_data
     for name in ("averaged", "mean_field"):
         assert subspace_angles(fits[name].components_.T, V[:, :3]).max() < 1e-6
     angle = subspace_angles(fits["averaged"].components_.T, fits["mean_field"].components_.T).max()
     assert angle < 1e-6
 
 
-def test_stochastic_solver_agrees(data, fits):
+def test_stochastic_solver_agrees(spectral_data, fits):
     """The walkers' estimate is statistical: with tol=3e-3 it lands within 1e-2 rad."""
-    _, V = data
+    _, V = spectral_data
     assert subspace_angles(fits["stochastic"].components_.T, V[:, :3]).max() < 1e-2
 
 
 @pytest.mark.parametrize("solver", ["averaged", "mean_field", "stochastic"])
-def test_solver_guarantees(data, fits, solver):
-    X, _ = data
+def test_solver_guarantees(spectral_data, fits, solver):
+    X, _ = spectral_data
     est = fits[solver]
     W = est.components_
     np.testing.assert_allclose(W @ W.T, np.eye(3), atol=1e-10)
@@ -51,21 +176,6 @@ def test_solver_guarantees(data, fits, solver):
     assert np.all(np.isfinite(est.lyapunov_))
     assert np.all(np.diff(est.explained_variance_) <= 0)
     assert np.all(np.isfinite(est.transform(X)))
-
-
-def test_averaged_solver_needs_no_graph_at_temperature_one(monkeypatch, data):
-    """At temperature 1 pi is uniform for any graph: the averaged solver skips the kNN search."""
-    import slowfast_sklearn._geometry as geometry
-
-    X, V = data
-
-    def fail(*args, **kwargs):
-        raise AssertionError("kNN graph built")
-
-    monkeypatch.setattr(geometry.EuclideanGeometry, "kneighbors", fail)
-    est = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
-    assert subspace_angles(est.components_.T, V[:, :2]).max() < 1e-6
-    np.testing.assert_allclose(est.stationary_measure_, 1.0 / len(X))
 
 
 def test_tempered_solvers_agree():
@@ -94,27 +204,3 @@ def test_solvers_agree_on_curved_manifolds(manifold):
     s = CoupledFlowEmbedding(solver="stochastic", **kwargs).fit(X)
     assert subspace_angles(a.components_.T, m.components_.T).max() < 1e-6
     assert subspace_angles(a.components_.T, s.components_.T).max() < 0.05
-
-
-@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-20, 1e20, 1e150])
-def test_averaged_solver_at_the_ends_of_the_float_range(data, scale):
-    """The streaming path reads the spreads off C_pi, and falls back to an exact
-    power-of-two pre-scaling when the squares under- or overflow."""
-    X, V = data
-    est = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X * scale)
-    assert subspace_angles(est.components_.T, V[:, :2]).max() < 1e-6
-    reference = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
-    np.testing.assert_allclose(est.explained_variance_ratio_, reference.explained_variance_ratio_, rtol=1e-9)
-
-
-def test_averaged_solver_gives_constant_features_zero_weight(data):
-    X, _ = data
-    Xc = X.copy()
-    Xc[:, [1, 5]] = [3.0, -2.0]
-    est = CoupledFlowEmbedding(n_components=3, solver="averaged").fit(Xc)
-    assert np.all(est.components_[:, [1, 5]] == 0.0)
-    Z = np.delete(Xc, [1, 5], axis=1)
-    Z = Z - Z.mean(axis=0)
-    V = np.zeros((X.shape[1], 3))
-    V[np.setdiff1d(np.arange(X.shape[1]), [1, 5])] = eigh(Z.T @ Z)[1][:, ::-1][:, :3]
-    assert subspace_angles(est.components_.T, V).max() < 1e-6

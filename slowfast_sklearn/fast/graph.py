@@ -1,4 +1,4 @@
-"""The fast process: a Metropolised kernel random walk on the samples.
+"""The graph walk (``kernel="graph"``): a Metropolised kernel random walk on the samples.
 
 Kernel A of the design (``theory.md`` section 2).  Walkers hop between
 training samples along a symmetrised k-nearest-neighbour graph with Gaussian
@@ -11,6 +11,9 @@ graph refines, the walk converges to the overdamped Langevin diffusion
 
 Every function here is a plain function of arrays (and a
 :class:`numpy.random.Generator`); nothing is n_samples x n_samples dense.
+:class:`GraphWalkers` moves walkers by the chain (the walker protocol of
+:mod:`~slowfast_sklearn.fast`), and :class:`GraphProcess` is this process's
+entry in the registry of fast processes.
 """
 
 from dataclasses import dataclass
@@ -19,6 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 
 __all__ = [
+    "GraphProcess",
+    "GraphWalkers",
     "kernel_graph",
     "metropolis_transition",
     "stationary_law",
@@ -444,3 +449,114 @@ def systematic_positions(weights, n_walkers, rng):
     u = (np.arange(n_walkers) + rng.random()) / n_walkers
     cdf = np.cumsum(weights)
     return np.minimum(np.searchsorted(cdf / cdf[-1], u, side="right"), len(weights) - 1)
+
+
+class GraphWalkers:
+    """Kernel A's walkers: sample indices moved by the Markov chain ``P``.
+
+    The exact law ``rho_t`` of one walker is tracked alongside (one sparse
+    mat-vec per move) for the ``KL(rho_t || pi)`` Lyapunov term, until it
+    falls below 1e-14.
+
+    Parameters
+    ----------
+    Z : ndarray or row view of shape (n_samples, n_features)
+        Coordinates of the samples (what :meth:`step` returns rows of).
+    P : scipy.sparse.csr_array of shape (n_samples, n_samples)
+        Transition matrix.
+    pi : ndarray of shape (n_samples,)
+        Stationary law of ``P``.
+    n_walkers : int
+    positions_init : ndarray of shape (n_walkers,), default=None
+        Initial sample indices; default: systematic sampling of the
+        empirical (uniform) measure, drawn when the walkers first move.
+    lifetime : int, default=None
+        Calls of :meth:`step` after which all walkers are reborn from
+        ``pi``; None: never (see ``walker_lifetime`` of
+        :func:`~slowfast_sklearn.solvers.stochastic.coupled_flow`).
+    """
+
+    def __init__(self, Z, P, pi, n_walkers, positions_init=None, lifetime=None):
+        n = Z.shape[0]
+        self.Z, self.P, self.pi = Z, P, pi
+        self.n_walkers, self.lifetime, self.updates = n_walkers, lifetime, 0
+        if positions_init is None:
+            self.rho, self.positions = np.full(n, 1.0 / n), None
+        else:
+            self.positions = np.array(positions_init, dtype=np.intp)
+            self.rho = np.bincount(self.positions, minlength=n) / self.positions.shape[0]
+        self.PT = P.T  # a CSC view of P: no transposed copy
+        self.sampler = row_sampler(P)
+        self.kl_live = kl_divergence(self.rho, pi) > 0.0
+
+    def step(self, walk_steps, rng):
+        """Move every walker ``walk_steps`` times; return their coordinates.
+
+        Every ``lifetime`` calls the walkers are first reborn on samples
+        drawn from ``pi`` (systematic sampling).
+
+        Parameters
+        ----------
+        walk_steps : int
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        batch : ndarray of shape (n_walkers, n_features)
+        """
+        if self.positions is None:
+            self.positions = systematic_positions(self.rho, self.n_walkers, rng)
+        if self.lifetime and self.updates and self.updates % self.lifetime == 0:
+            self.positions = systematic_positions(self.pi, self.n_walkers, rng)
+            # A reborn walker is distributed as pi exactly.
+            self.rho, self.kl_live = self.pi.copy(), False
+        self.updates += 1
+        for _ in range(walk_steps):
+            self.positions = step_walkers(self.positions, self.sampler, rng)
+            if self.kl_live:
+                self.rho = self.PT @ self.rho
+        return self.Z[self.positions]
+
+    def divergence(self):
+        """``KL(rho_t || pi)`` of one walker's exact law (0 once negligible)."""
+        if not self.kl_live:
+            return 0.0
+        kl = kl_divergence(self.rho, self.pi)
+        if kl < 1e-14:
+            self.kl_live = False
+        return kl
+
+    @property
+    def state(self):
+        """Sample index of every walker, shape (n_walkers,) (None before the first move)."""
+        return self.positions
+
+
+class GraphProcess:
+    """``kernel="graph"``: walkers on the samples, moved by the Metropolised walk.
+
+    Its law is exact: the spatial measure is the walk's stationary law
+    ``pi``, and the transition matrix lets a solver propagate the walkers'
+    law itself (``solver="mean_field"``).
+    """
+
+    name = "graph"
+    #: What it offers the solvers (a solver's ``requires`` must be a subset).
+    provides = frozenset({"walkers", "transition"})
+    #: Its walkers' batches are rows of the coordinates (gathers), so the
+    #: coordinates may be a row view made on demand.
+    gathers_rows = True
+    #: Whether its walkers follow the graph walk (so that the spatial measure
+    #: is the walk's stationary law).
+    exact_law = True
+
+    @staticmethod
+    def on_graph(problem):
+        """Nothing to adjust once the graph is built."""
+
+    @staticmethod
+    def walkers(problem, params, rng):
+        """:class:`GraphWalkers` on the problem's rows, ``P`` and ``pi``."""
+        return GraphWalkers(problem.rows, problem.P, problem.pi, params.n_walkers,
+                            lifetime=params.walker_lifetime)
+

@@ -1,4 +1,4 @@
-"""Kernel B of the fast process: Riemannian Langevin walkers.
+"""The Langevin walkers (``kernel="langevin"``): kernel B of the fast process.
 
 Walkers are points of the manifold moved by exponential-map Euler-Maruyama
 steps of the Langevin SDE of the tempered kernel density (``theory.md``
@@ -14,16 +14,21 @@ bias; in ``R^d`` at ``beta = 1`` its covariance is the data's plus
 ``sigma**2 I`` (same eigenvectors).
 
 The manifold enters through a geometry adapter of
-:mod:`~slowfast_sklearn._geometry` (``mean_shift``, ``tangent_noise``,
+:mod:`~slowfast_sklearn.geometry` (``mean_shift``, ``tangent_noise``,
 ``exp_at``, ``walker_log``); everything else is arrays and a
 :class:`numpy.random.Generator`, vectorised over walkers.
+:class:`LangevinProcess` is this process's entry in the registry of fast
+processes.
 """
 
 import numpy as np
 
-from ._spatial import systematic_positions
+from .graph import systematic_positions
 
-__all__ = ["langevin_step", "mmd2", "median_bandwidth", "LangevinWalkers"]
+__all__ = ["langevin_step", "mmd2", "median_bandwidth", "LangevinWalkers", "LangevinProcess"]
+
+#: Time step of the walkers: h = LANGEVIN_STEP * sigma**2 (theory.md section 2).
+LANGEVIN_STEP = 0.25
 
 #: Most KDE anchors (theory.md section 2: cost per step O(n_walkers n_anchors)).
 MAX_ANCHORS = 500
@@ -37,7 +42,7 @@ def langevin_step(geometry, X, anchors, sigma2, step, beta, rng):
     Parameters
     ----------
     geometry : geometry adapter
-        From :func:`~slowfast_sklearn._geometry.resolve_geometry`.
+        From :func:`~slowfast_sklearn.geometry.resolve_geometry`.
     X : ndarray of shape (n_walkers, n_features)
         Walkers, points of the manifold.
     anchors : ndarray of shape (n_anchors, n_features)
@@ -117,7 +122,7 @@ def mmd2(A, B, bandwidth, kbb=None):
 
 
 class LangevinWalkers:
-    """Kernel B's walkers as a fast process for :func:`~slowfast_sklearn._flow.coupled_flow`.
+    """Kernel B's walkers as a fast process for :func:`~slowfast_sklearn.solvers.stochastic.coupled_flow`.
 
     Parameters
     ----------
@@ -131,7 +136,7 @@ class LangevinWalkers:
         the slow process sees them and a mask of the walkers whose log map
         at the base point is defined (the sphere's cut locus is dropped from
         the batch, theory.md section 8).
-    Z : ndarray of shape (n_samples, n_coordinates)
+    Z : ndarray or row view of shape (n_samples, n_coordinates)
         ``coordinates`` of the samples, the reference of the MMD**2 proxy.
     sigma2 : float
         Kernel variance.
@@ -196,3 +201,68 @@ class LangevinWalkers:
     def state(self):
         """The walkers, shape (n_walkers, n_features)."""
         return self.walkers
+
+
+class LangevinProcess:
+    """``kernel="langevin"``: walkers on the manifold, moved by the Langevin SDE.
+
+    Its invariant law is ``p_sigma**beta`` only up to an ``O(h)`` bias and it
+    has no transition matrix, so solvers that propagate the walk's law do
+    not work with it; its walkers report the empirical measure as the
+    spatial one.  Solvers without walkers (``"averaged"``) use the graph
+    walk's exact law instead.
+    """
+
+    name = "langevin"
+    #: What it offers the solvers (a solver's ``requires`` must be a subset).
+    provides = frozenset({"walkers"})
+    #: Its walkers compute their own coordinates: no gathers of rows.
+    gathers_rows = False
+    exact_law = False
+
+    @staticmethod
+    def on_graph(problem):
+        """Turn the graph's kernel width into the walkers' squared units.
+
+        Flat neighbours are found in the scaled coordinates; the walkers
+        move in ``X``'s units.
+
+        Raises
+        ------
+        ValueError
+            If that width over- or underflows float64 (a subnormal width
+            would already lose digits).
+        """
+        if not problem.geometry.flat:
+            return
+        with np.errstate(over="ignore", under="ignore"):
+            bandwidth = float(np.ldexp(problem.bandwidth, 2 * problem.exponent))
+        if not np.finfo(np.float64).tiny <= bandwidth < np.inf:
+            raise ValueError(
+                "X's scale is out of range for kernel='langevin': the "
+                "walkers' squared kernel width (in X's units) "
+                f"{'overflows' if bandwidth == np.inf else 'underflows'} float64. "
+                "Rescale X (for example with StandardScaler) or use "
+                "kernel='graph'."
+            )
+        problem.bandwidth = bandwidth
+
+    @staticmethod
+    def walkers(problem, params, rng):
+        """:class:`LangevinWalkers` started on the samples, seeing the
+        problem's scaled coordinates of the active features."""
+        geometry, base, active = problem.geometry, problem.base, problem.active
+        coordinate_scale = np.ldexp(np.sqrt(problem.lambdas[0]), problem.exponent)
+
+        def coordinates(points):
+            Zw, keep = geometry.walker_log(points, base)
+            return Zw[:, active] / coordinate_scale, keep
+
+        # sigma**2 = eps / 2, h = sigma**2 / 4 (theory.md section 2), in
+        # squared geodesic units.
+        sigma2 = problem.bandwidth / 2.0
+        return LangevinWalkers(
+            geometry, problem.X, coordinates, problem.rows, sigma2, LANGEVIN_STEP * sigma2,
+            problem.beta, params.n_walkers, rng,
+        )
+

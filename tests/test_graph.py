@@ -1,17 +1,25 @@
-"""The fast process: predictions 1-3 of theory.md section 7."""
+"""The graph walk (``fast/graph.py``): predictions 1-3 of theory.md section 7.
+
+The kernel graph, the Metropolis matrix and its stationary law against
+dense formulas, the walkers' sampler against the rows of ``P``, and the
+graph walkers of the walker protocol.
+"""
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from scipy.stats import ks_2samp
 from sklearn.neighbors import NearestNeighbors
 
-from slowfast_sklearn._spatial import (
+from slowfast_sklearn.fast.graph import (
+    GraphWalkers,
     kernel_graph,
     kl_divergence,
     metropolis_transition,
     row_sampler,
     stationary_law,
     step_walkers,
+    systematic_positions,
 )
 
 from _helpers import Walk, gaussian_data
@@ -124,7 +132,7 @@ def test_stationary_law_tempers_the_density():
 
 def test_relaxation_time_matches_the_dense_spectrum():
     """relaxation_time is 1 / (1 - lambda_2) of P, checked against a dense eigensolver."""
-    from slowfast_sklearn._spatial import relaxation_time
+    from slowfast_sklearn.fast.graph import relaxation_time
 
     walk = Walk(gaussian_data(n=300, seed=7), beta=0.8)
     lam = np.sort(np.linalg.eigvals(walk.P.toarray()).real)
@@ -227,3 +235,70 @@ def test_metropolis_keeps_tiny_moves(beta):
     pi = stationary_law(degree, beta)
     assert P[0, 1] > 0.0 and P[1, 0] > 0.0
     assert pi[0] * P[0, 1] == pytest.approx(pi[1] * P[1, 0], rel=1e-12)
+
+
+def test_row_sampler_skips_stored_zeros():
+    """A row of P whose only moves are stored zeros holds still (regression:
+    row_sampler divided 0 by 0; found by the property tests)."""
+    # Row 0 stores its two (zero) moves explicitly, as metropolis_transition
+    # does when their acceptance underflows.
+    data = np.array([1.0, 0.0, 0.0, 0.25, 0.5, 0.25, 0.5, 0.5])
+    indices = np.array([0, 1, 2, 0, 1, 2, 1, 2])
+    P = sp.csr_array((data, indices, np.array([0, 3, 6, 8])), shape=(3, 3))
+    assert P.nnz == 8
+    sampler = row_sampler(P)
+    assert sampler.stay[0] == 1.0 and sampler.length[0] == 0
+    rng = np.random.default_rng(0)
+    positions = np.repeat(np.arange(3), 20000)
+    moved = step_walkers(positions, sampler, rng)
+    assert np.all(moved[positions == 0] == 0)
+    for i in (1, 2):
+        frequencies = np.bincount(moved[positions == i], minlength=3) / 20000
+        np.testing.assert_allclose(frequencies, P.toarray()[i], atol=0.015)
+
+
+def test_stationary_law_stays_positive_when_weights_underflow():
+    """pi ~ deg**(beta - 1) with a degree of 1e-200 at beta=4: the weight
+    (1e-600) underflows, but pi keeps every sample (regression: a zero in pi
+    made KL(rho || pi) infinite in lyapunov_; found by the property tests)."""
+    pi = stationary_law(np.array([3.0, 2.0, 1e-200, 1.0]), beta=4.0)
+    assert np.all(pi > 0) and abs(pi.sum() - 1.0) < 1e-15
+    np.testing.assert_allclose(pi[[0, 1, 3]], np.array([27.0, 8.0, 1.0]) / 36.0, rtol=1e-15)
+    assert np.isfinite(kl_divergence(np.full(4, 0.25), pi))
+
+
+
+def test_graph_walkers_follow_the_walker_protocol(gaussian_walk):
+    """Positions drawn by systematic sampling at the first move, batches are
+    rows of Z, rebirth from pi every lifetime steps, KL of the exact law."""
+    walk = gaussian_walk
+    n = len(walk.Z)
+    walkers = GraphWalkers(walk.Z, walk.P, walk.pi, 64, lifetime=3)
+    assert walkers.state is None
+    assert walkers.divergence() == pytest.approx(kl_divergence(np.full(n, 1.0 / n), walk.pi))
+    rng, mirror = np.random.default_rng(0), np.random.default_rng(0)
+    sampler = row_sampler(walk.P)
+    expected = systematic_positions(np.full(n, 1.0 / n), 64, mirror)
+    for update in range(7):
+        if update and update % 3 == 0:
+            expected = systematic_positions(walk.pi, 64, mirror)
+        expected = step_walkers(expected, sampler, mirror)
+        batch = walkers.step(1, rng)
+        np.testing.assert_array_equal(walkers.state, expected)
+        np.testing.assert_array_equal(batch, walk.Z[expected])
+    # After a rebirth the law is pi itself.
+    assert walkers.divergence() == 0.0
+
+
+def test_graph_walkers_track_the_exact_law(gaussian_walk):
+    """From given positions, rho_t = (P^T)^t rho_0 with rho_0 their histogram."""
+    walk = gaussian_walk
+    start = np.zeros(32, dtype=int)
+    walkers = GraphWalkers(walk.Z, walk.P, walk.pi, 32, positions_init=start)
+    rng = np.random.default_rng(1)
+    walkers.step(4, rng)
+    rho = np.zeros(len(walk.Z))
+    rho[0] = 1.0
+    for _ in range(4):
+        rho = walk.P.T @ rho
+    assert walkers.divergence() == pytest.approx(kl_divergence(rho, walk.pi), rel=1e-12)

@@ -1,16 +1,15 @@
-"""The slow process and the coupled flow: predictions 5-11 of theory.md section 7.
+"""``solver="stochastic"``: the coupled flow of walkers and Hebbian weights,
+predictions 5-10 of theory.md section 7.
 
-Each test runs the functions that implement the dynamics and compares with
-an exact eigendecomposition of the spatial second moment ``C_pi``.
+Each test runs :func:`coupled_flow` and compares with an exact
+eigendecomposition of the spatial second moment ``C_pi``.
 """
 
 import numpy as np
 import pytest
 from scipy.linalg import subspace_angles
 
-from slowfast_sklearn._flow import coupled_flow
-from slowfast_sklearn._hebbian import hebbian_step, orthonormalize
-from slowfast_sklearn._spatial import row_sampler, step_walkers
+from slowfast_sklearn.solvers.stochastic import coupled_flow
 
 
 def _flow(walk, seed, **kwargs):
@@ -55,25 +54,6 @@ def test_no_explosion_from_hostile_starts(gaussian_walk, scale, rule, bound):
     blown = _flow(gaussian_walk, 0, rule=rule, weights_init=W0, step_guard=False, max_iter=50)
     if scale == 100.0:
         assert blown.diverged
-
-
-def test_plain_hebbian_explodes_at_the_predicted_rate(gaussian_walk):
-    """Prediction 7: ||W_t|| grows like (1 + eta lambda_1)^t with a constant step."""
-    eta, steps = 0.05, 400
-    rng = np.random.default_rng(0)
-    sampler = row_sampler(gaussian_walk.P)
-    positions = rng.integers(0, len(gaussian_walk.Z), 64)
-    d = gaussian_walk.Z.shape[1]
-    W = rng.standard_normal((d, 2)) / np.sqrt(d)
-    norms = []
-    for _ in range(steps):
-        positions = step_walkers(positions, sampler, rng)
-        W = hebbian_step(W, gaussian_walk.Z[positions], eta, "hebbian", step_guard=False)
-        norms.append(np.linalg.norm(W, 2))
-    assert norms[-1] > 1e6
-    # Late growth rate (after the transient) against log(1 + eta * lambda_1), lambda_1 = 1.
-    rate = (np.log(norms[-1]) - np.log(norms[99])) / (steps - 100)
-    assert rate == pytest.approx(np.log1p(eta * gaussian_walk.eigenvalues[0]), rel=0.3)
 
 
 def test_plain_hebbian_run_stops_on_divergence(gaussian_walk):
@@ -153,15 +133,6 @@ def test_averaged_subspace_beats_the_last_iterate(gaussian_walk):
     assert np.mean(averaged) < 0.6 * np.mean(raw)
 
 
-def test_orthonormalize_keeps_leading_spans():
-    rng = np.random.default_rng(0)
-    W = rng.standard_normal((6, 3))
-    Q = orthonormalize(W)
-    np.testing.assert_allclose(Q.T @ Q, np.eye(3), atol=1e-12)
-    for j in range(1, 4):
-        assert subspace_angles(Q[:, :j], W[:, :j]).max() < 1e-10
-
-
 def test_regenerated_walkers_cut_the_slow_mode_noise():
     """Walker rebirth from pi (walker_lifetime) beats immortal walkers on digits.
 
@@ -188,49 +159,3 @@ def test_regenerated_walkers_cut_the_slow_mode_noise():
     reborn = np.mean([error(10, s) for s in range(3)])
     assert reborn < 0.6 * immortal
     assert reborn < 0.05
-
-
-@pytest.mark.parametrize("rule", ["oja", "sanger"])
-def test_mean_field_lyapunov_terms_are_monotone(gaussian_walk, rule):
-    """Prediction 10 (mean field): from a point mass, no term ever rises above 1e-10."""
-    from slowfast_sklearn._flow import mean_field_flow
-
-    rho0 = np.zeros(len(gaussian_walk.Z))
-    rho0[0] = 1.0
-    result = mean_field_flow(
-        gaussian_walk.Z, gaussian_walk.P, gaussian_walk.pi, n_components=2, rule=rule,
-        learning_rate=0.05, max_iter=2000, tol=0.0, rng=np.random.default_rng(0),
-        rho_init=rho0, top_eigenvalues=gaussian_walk.eigenvalues[:2],
-    )
-    L = result.lyapunov
-    assert L[0, 0] == pytest.approx(np.log(len(rho0)))
-    assert np.max(np.diff(L, axis=0)) <= 1e-10
-    assert L[-1].sum() < 1e-8 * L[0].sum()
-    assert subspace_angles(result.subspace, gaussian_walk.eigenvectors[:, :2]).max() < 1e-6
-
-
-def test_averaged_flow_reaches_the_eigenspace_and_bounds_its_error():
-    """The averaged solver: Davis-Kahan bound honest and below tol, far fewer passes than power iteration."""
-    from scipy.linalg import eigh
-
-    from slowfast_sklearn._averaged import averaged_flow, second_moment
-
-    rng = np.random.default_rng(1)
-    d, k = 60, 6
-    lam = 0.8 ** np.arange(d) + 0.01
-    Q = np.linalg.qr(rng.standard_normal((d, d)))[0]
-    X = (rng.standard_normal((5000, d)) * np.sqrt(lam)) @ Q.T + 1e3
-    base = X.mean(axis=0)
-    C = second_moment(X, base, block_bytes=8 * d * 700)  # several blocks
-    np.testing.assert_allclose(C, np.cov(X, rowvar=False, bias=True), atol=1e-10)
-    V = eigh(C)[1][:, ::-1][:, :k]
-    for tol in (1e-3, 1e-8):
-        U, values, n_iter, converged, bound, history = averaged_flow(C, k, rng=rng, tol=tol)
-        angle = np.sin(subspace_angles(U, V).max())
-        assert converged and bound < tol
-        assert angle <= bound * 1.01
-        np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-12)
-        np.testing.assert_allclose(values, np.sort(np.linalg.eigvalsh(C))[::-1][:k], rtol=1e-6)
-    # Plain block power iteration needs log(1e-8) / log(lambda_7 / lambda_6) ~ 80 passes.
-    assert n_iter < 30
-    assert history.shape == (n_iter, 3) and history[-1, 2] == 0.0

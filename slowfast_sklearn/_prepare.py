@@ -1,0 +1,501 @@
+"""The preparation stage: validated ``X`` becomes the problem every solver runs on.
+
+:func:`prepare` runs a fixed sequence of named steps, each filling fields of
+one :class:`Problem`; a ``hook`` may be wrapped around every step (progress
+reporting, tests).  The sequence depends only on the plan:
+
+* ``"geometry"``: the manifold adapter, membership, ``n_components``;
+* ``"frechet mean"``: the base point;
+* ``"kernel"``: the solver must work with the fast process;
+* for a solver that needs ``C_pi`` densely at temperature 1 (a uniform
+  measure on any graph), ``"moments"`` streams ``C_pi`` from the data with
+  no graph at all;
+* otherwise ``"coordinates"`` (tangent coordinates at the base point, the
+  active features, the exact power-of-two scale), ``"neighbours"``,
+  ``"graph"``, ``"metropolis"`` (the transition matrix ``P`` and its exact
+  stationary law ``pi``) and ``"moments"``;
+* ``"measure"``: effective sample size, Bessel factor and range checks.
+
+``partial_fit`` reuses the neighbours, graph and metropolis steps for the
+tempered measure of a batch (:func:`prepare_batch`).
+"""
+
+import contextlib
+import warnings
+from dataclasses import dataclass
+from numbers import Integral
+
+import numpy as np
+from scipy import linalg
+
+from ._moments import (
+    DenseMoments,
+    SampleMoments,
+    accumulate,
+    components_for_share,
+    dense_enough,
+    empty_stream,
+    second_moment,
+    stream_from_moments,
+    stream_moment,
+    top_eigenvalues,
+)
+from ._rows import CentredRows
+from .fast.graph import GraphProcess, kernel_graph, metropolis_transition, stationary_law
+from .geometry import resolve_geometry
+
+__all__ = ["ON_DEMAND_BYTES", "Plan", "Problem", "prepare", "prepare_batch", "warn_few_samples"]
+
+#: laziness of the walk (makes the chain aperiodic), theory.md section 6.
+LAZINESS = 0.1
+#: Above this size (bytes of float64 coordinates) a solver that reads rows
+#: by gathers and blocks gets flat data's rows made on demand off X instead
+#: of a centred copy (read when each fit runs: tests may lower it).
+ON_DEMAND_BYTES = 2**25
+#: Fraction of n_samples below which the tempered measure's effective
+#: sample size draws a warning (breast_cancer, standardised, at T=2: 0.009).
+FEW_SAMPLES = 0.05
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the estimator's parameters ask of the preparation.
+
+    Attributes
+    ----------
+    manifold : str or geomstats space
+    process : fast process spec
+        A value of :data:`~slowfast_sklearn.fast.FAST_PROCESSES`.
+    solver : Solver
+        A value of :data:`~slowfast_sklearn.solvers.SOLVERS`.
+    temperature : float
+    n_neighbors : int
+    n_components : int, float or None
+    """
+
+    manifold: object
+    process: type
+    solver: object
+    temperature: float
+    n_neighbors: int
+    n_components: object = None
+
+
+class Problem:
+    """What the solvers run on, filled step by step by :func:`prepare`.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        The validated samples (float32 or float64).
+    plan : Plan
+    rng : numpy.random.Generator
+    geometry : Geometry
+    k : int
+        ``n_components`` resolved (from a share of the variance once the
+        moments are known).
+    n_units : int
+        Units the solver learns: ``k`` capped by the active features.
+    base : ndarray of shape (n_features,)
+        Base point (Frechet mean), float64.
+    active : ndarray of bool of shape (dim,)
+        Tangent coordinates that vary (the others get zero weight).
+    exponent : int
+        The coordinates are ``Log_b x * 2**-exponent`` (an exact scale).
+    rows : ndarray or row view of shape (n_samples, n_active) or None
+        The scaled coordinates of the active features (for the walkers'
+        solvers also divided by ``sqrt(lambdas[0])``); None when ``C_pi``
+        was streamed from ``X``.
+    neighbours, graph : tuple of ndarray, scipy.sparse.csr_array
+        The kNN lists and the kernel graph, each freed by the next step
+        (they are the largest objects a fit builds).
+    bandwidth : float
+        The kNN graph's kernel width (the Langevin walkers' squared units).
+    P : scipy.sparse.csr_array or None
+        The walk's Metropolis transition matrix.
+    pi : ndarray of shape (n_samples,) or None
+        The spatial measure; None for a uniform one never built.
+    lambdas : ndarray
+        Top eigenvalues of ``C_pi`` in the units of ``rows`` before the
+        division (the walkers' solvers).
+    moments : DenseMoments or SampleMoments
+        ``C_pi`` for the solver and the Ritz rotation.
+    n_eff, bessel : float
+        Kish's effective sample size of ``pi`` and its Bessel factor.
+    total, total_variance : float
+        ``tr C_pi`` in the moments' units and in the data's squared units
+        (Bessel-corrected).
+    """
+
+    def __init__(self, X, plan, rng=None):
+        self.X, self.plan, self.rng = X, plan, rng
+        self.n_samples = X.shape[0]
+        self.beta = 1.0 / plan.temperature
+        self.geometry = self.k = self.n_units = self.base = self.active = None
+        self.exponent, self.rows, self.on_demand = 0, None, False
+        self.neighbours = self.graph = None
+        self.bandwidth = self.P = self.pi = self.lambdas = self.moments = None
+        self.n_eff = self.bessel = self.total = self.total_variance = None
+        # (C, first, columns, exponent) of flat data's (x - base)[columns]
+        # * 2**-exponent under pi: partial_fit's running sums, for free.
+        self.flat_moments = None
+
+    @property
+    def measure(self):
+        """The spatial measure as an array (uniform when none was built)."""
+        return np.full(self.n_samples, 1.0 / self.n_samples) if self.pi is None else self.pi
+
+    def stream(self):
+        """partial_fit's running sums after this fit (flat data), else None."""
+        return None if self.flat_moments is None else stream_from_moments(
+            self.base, self.n_samples, *self.flat_moments
+        )
+
+
+def prepare(X, plan, rng, hook=None):
+    """Turn validated samples into a :class:`Problem`, one named step at a time.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Validated samples.
+    plan : Plan
+    rng : numpy.random.Generator
+        The fit's generator (Lanczos' start vector on wide data).
+    hook : callable, default=None
+        ``hook(step_name, problem)`` returning a context manager entered
+        around each step.
+
+    Returns
+    -------
+    problem : Problem
+
+    Raises
+    ------
+    ValueError
+        For data the plan cannot run on: off the manifold, too many
+        components, no unique base point, no variance (at all, or under the
+        spatial measure), a kernel the solver does not work with, a scale
+        out of range.
+    """
+    problem = Problem(X, plan, rng)
+    streamed = plan.solver.dense_moments and plan.temperature == 1.0
+    steps = [("geometry", _geometry), ("frechet mean", _frechet_mean), ("kernel", _kernel)]
+    if streamed:
+        steps += [("moments", _streamed_moments)]
+    else:
+        steps += [("coordinates", _coordinates), ("neighbours", _neighbours),
+                  ("graph", _graph), ("metropolis", _metropolis), ("moments", _moments)]
+    steps += [("measure", _measure)]
+    for name, step in steps:
+        with (hook(name, problem) if hook is not None else contextlib.nullcontext()):
+            step(problem)
+    return problem
+
+
+def _geometry(p):
+    """The manifold adapter, membership of the samples, ``n_components``."""
+    n_samples, n_features = p.X.shape
+    p.geometry = geometry = resolve_geometry(p.plan.manifold, n_features)
+    geometry.check_points(p.X)
+    k = p.plan.n_components
+    if k is None:
+        k = min(n_samples, geometry.dim)
+    elif isinstance(k, Integral):
+        k = int(k)  # a numpy integer or a bool, as PCA takes them
+    else:
+        k = None  # a share of the variance: decided from C_pi's spectrum
+    if k is not None and k > min(n_samples, geometry.dim):
+        raise ValueError(
+            f"n_components={k} must be at most min(n_samples, {geometry.dims_label})="
+            f"{min(n_samples, geometry.dim)}; lower n_components."
+        )
+    p.k = k
+
+
+def _frechet_mean(p):
+    p.base = p.geometry.base_point(p.X)
+
+
+def _kernel(p):
+    """The solver must get what it needs from the fast process."""
+    solver, process = p.plan.solver, p.plan.process
+    if not solver.requires <= process.provides:
+        raise ValueError(solver.requirement_message)
+
+
+def _require_variance(active):
+    if not active.any():
+        raise ValueError(
+            "X has zero variance: all samples are (numerically) identical, "
+            "so there is no principal subspace to learn."
+        )
+
+
+def _exponent(Z):
+    """The exact power of two that brings the largest coordinate into [0.5, 1)."""
+    return int(np.frexp(max(Z.max(), -Z.min()))[1])
+
+
+def _streamed_moments(p):
+    """``C_pi`` of the uniform measure in one pass, without a graph.
+
+    At temperature 1 the walk's stationary law is uniform for any graph.
+    Flat data need no coordinates either: one pass over ``X`` gives the
+    spreads too (the square roots of its diagonal are the features'
+    standard deviations), unless the data sit near the ends of the float
+    range, where an exact power-of-two pre-scaling is found first.
+    """
+    X, geometry, base = p.X, p.geometry, p.base
+    floor = geometry.rounding_floor(base, X.dtype)
+    if geometry.flat:
+        block_bytes = int(min(2**23, max(2**16, 0.02 * X.nbytes)))
+        C = second_moment(X, base, block_bytes=block_bytes)
+        variance = np.diag(C)
+        if np.all(np.isfinite(C)) and variance.max() > 1e-250:
+            active, exponent = np.sqrt(variance) > floor, 0
+            p.flat_moments = (C, None, np.ones(C.shape[0], dtype=bool), 0)
+        else:
+            high, low = X.max(axis=0), X.min(axis=0)
+            active = high - low > floor
+            reach = np.maximum(high - base, base - low)[active]
+            exponent = int(np.frexp(reach.max() if reach.size else 1.0)[1])
+            C = None
+        _require_variance(active)
+        if C is None:
+            C = second_moment(X, base, exponent=exponent, columns=active,
+                              block_bytes=block_bytes)
+            p.flat_moments = (C, None, active, exponent)
+        elif not active.all():
+            C = C[np.ix_(active, active)]
+    else:
+        Z = geometry.log(X, base)
+        active = np.ptp(Z, axis=0) > floor
+        _require_variance(active)
+        Za = Z[:, slice(None) if active.all() else active]
+        exponent = _exponent(Za)
+        C = second_moment(np.ldexp(Za, -exponent), 0.0)
+    p.active, p.exponent = active, exponent
+    p.moments = DenseMoments(C, np.ldexp(1.0, 2 * exponent))
+    if p.k is None:
+        p.k = components_for_share(linalg.eigvalsh(C)[::-1], p.plan.n_components)
+    p.n_units = min(p.k, int(active.sum()))
+
+
+def _coordinates(p):
+    """Tangent coordinates of the varying features, exactly pre-scaled.
+
+    Features with no spread cannot carry a component: they are kept out of
+    the dynamics so they get exactly zero weight (the floor is relative to
+    each coordinate's magnitude, so it does not depend on units).  The
+    scale is an exact power of two, the largest coordinate landing in
+    [0.5, 1): squares cannot overflow, and data near the ends of the float
+    range (1e-300 or 1e150) give the run of unit-scale data, bit for bit.
+    """
+    Z = p.geometry.log(p.X, p.base)
+    active = np.ptp(Z, axis=0) > p.geometry.rounding_floor(p.base, p.X.dtype)
+    _require_variance(active)
+    # No copy when every feature varies.  A boolean column mask gives an
+    # F-ordered array: keep C order, the layout of the on-demand rows (BLAS
+    # rounds the two apart).
+    Za = Z if active.all() else np.ascontiguousarray(Z[:, active])
+    del Z
+    exponent = _exponent(Za)
+    np.ldexp(Za, -exponent, out=Za)
+    p.active, p.exponent, p.rows = active, exponent, Za
+
+
+def _rows_on_demand(p):
+    """Whether the solver's rows are read off X rather than a centred copy.
+
+    Flat data only (the rows are ``x - b``), for a solver and walkers that
+    read rows by gathers and blocks, above :data:`ON_DEMAND_BYTES` (on a
+    large data set the copy would be as big as X itself).
+    """
+    plan = p.plan
+    return (
+        p.geometry.flat and plan.process.gathers_rows and plan.solver.reads_row_views
+        and p.rows.nbytes > ON_DEMAND_BYTES and abs(p.exponent) < 900
+    )
+
+
+def _neighbours(p):
+    n_neighbors = min(p.plan.n_neighbors, p.n_samples - 1)
+    p.neighbours = p.geometry.kneighbors(p.X, p.rows, n_neighbors)
+    p.on_demand = _rows_on_demand(p)
+    if p.on_demand:
+        p.rows = CentredRows(p.X, p.base, p.active, np.ldexp(1.0, -p.exponent))
+
+
+def _graph(p):
+    """The symmetrised Gaussian kNN kernel and its width."""
+    p.graph, p.bandwidth = kernel_graph(*p.neighbours, p.n_samples)
+    p.neighbours = None
+    p.plan.process.on_graph(p)
+
+
+def _metropolis(p):
+    """The Metropolis matrix and its exact stationary law, unless the solver
+    learns from walkers that follow another law (the Langevin SDE, whose
+    reference measure is the empirical one)."""
+    plan = p.plan
+    if plan.process.exact_law or not plan.solver.runs_walkers:
+        p.P, degree = metropolis_transition(p.graph, p.beta, LAZINESS)
+        p.pi = stationary_law(degree, p.beta)
+    else:
+        p.P, p.pi = None, np.full(p.n_samples, 1.0 / p.n_samples)
+    p.graph = None
+
+
+def _moments(p):
+    """``C_pi`` under the spatial measure: dense for a dense-moment solver;
+    otherwise its top eigenvalues fix the dynamics' units (top eigenvalue
+    1) and the rows are rescaled to them."""
+    rows, pi, n_active = p.rows, p.pi, int(p.active.sum())
+    with np.errstate(over="ignore"):  # an overflow is reported by the measure step
+        unit = np.ldexp(1.0, 2 * p.exponent)
+    if p.plan.solver.dense_moments:
+        C, first = second_moment(rows, 0.0, weights=pi, first=True)
+        p.moments = DenseMoments(C, unit)
+        if p.k is None:
+            p.k = components_for_share(linalg.eigvalsh(C)[::-1], p.plan.n_components)
+    else:
+        # The whole spectrum (dense d x d moment) picks k from a share.
+        n_top = rows.shape[1] if p.k is None else min(p.k, n_active)
+        dense = dense_enough(rows.shape[1], n_top)
+        C = first = None
+        if dense or p.geometry.flat:  # flat data: partial_fit's sums need C too
+            C, first = second_moment(rows, 0.0, weights=pi, first=True)
+        lambdas = top_eigenvalues(rows, pi, n_top, p.rng, C=C if dense else None)
+        if p.k is None:
+            p.k = components_for_share(lambdas, p.plan.n_components)
+            lambdas = lambdas[:min(p.k, n_active)]
+        if not lambdas[0] > 0.0:
+            raise ValueError(
+                f"X has zero variance under the spatial measure at temperature="
+                f"{p.plan.temperature}: it sits on samples at the mean. Raise "
+                "temperature."
+            )
+        # Top eigenvalue 1: the dynamics' units.
+        scale = 1.0 / np.sqrt(lambdas[0])
+        if p.on_demand:
+            p.rows = CentredRows(p.X, p.base, p.active, np.ldexp(scale, -p.exponent))
+        else:
+            rows *= scale
+        p.lambdas = lambdas
+        with np.errstate(over="ignore"):
+            # In the rescaled rows' units the eigenvalues are lambdas / lambda_1.
+            p.moments = SampleMoments(p.rows, pi, lambdas[0] * unit, lambdas / lambdas[0])
+    if p.geometry.flat:
+        p.flat_moments = (C, first, p.active, p.exponent)
+    p.n_units = min(p.k, n_active)
+
+
+def _measure(p):
+    """Kish's effective sample size, the Bessel factor, the range of the variance."""
+    n = p.n_samples
+    p.n_eff = n if p.pi is None else 1.0 / np.sum(p.pi**2)
+    warn_few_samples(p.n_eff, n, p.plan.temperature)
+    # Bessel correction with the measure's effective sample size; n / (n - 1)
+    # at temperature=1, as in PCA.
+    p.bessel = p.n_eff / (p.n_eff - 1.0) if p.n_eff > 1.0 + 1e-9 else 1.0
+    _total_variance(p)
+    if not p.total_variance <= np.finfo(p.X.dtype).max:
+        raise ValueError(
+            f"X's values are too large: their variance overflows {p.X.dtype}. "
+            "Rescale X (for example with StandardScaler) before fitting."
+        )
+
+
+def _total_variance(p):
+    """``tr C_pi`` in the moments' units and in the data's (Bessel-corrected)."""
+    p.total = p.moments.total()
+    with np.errstate(over="ignore"):
+        p.total_variance = np.float64(p.total) * p.moments.unit * p.bessel
+
+
+def warn_few_samples(n_eff, n_samples, temperature):
+    """Warn when the tempered measure rests on a handful of samples.
+
+    ``n_eff = 1 / sum(pi**2)`` (Kish's effective sample size) is
+    ``n_samples`` at temperature 1; below :data:`FEW_SAMPLES` of it the
+    subspace is that of a few points, not of a smoothed version of the
+    data.
+
+    Parameters
+    ----------
+    n_eff : float
+    n_samples : int
+    temperature : float
+    """
+    if temperature == 1.0 or n_eff >= FEW_SAMPLES * n_samples:
+        return
+    cause = (
+        "above temperature 1 the kernel degree of isolated samples is "
+        "exponentially small and deg**(1/temperature - 1) hands them the "
+        "mass; lower temperature, or raise n_neighbors (a wider kernel; "
+        "several times the default may be needed)"
+        if temperature > 1.0 else
+        "below temperature 1 the measure concentrates on the densest "
+        "samples; raise temperature toward 1"
+    )
+    warnings.warn(
+        f"The spatial measure at temperature={temperature:g} rests on few "
+        f"samples: its effective sample size 1/sum(pi**2) is {n_eff:.3g} of "
+        f"{n_samples}, so the components describe those samples only. The "
+        f"cause: {cause}.",
+        UserWarning,
+    )
+
+
+def prepare_batch(X, state, plan, n_components, averaged):
+    """partial_fit's problem: the batch added to the running sums.
+
+    Each batch carries mass in proportion to its size, spread by its own
+    tempered measure (the stationary law of the walk on its kNN graph,
+    built by the steps of :func:`prepare`) or, at temperature 1, uniformly.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, d)
+        The validated batch (flat data).
+    state : dict or None
+        The running sums so far (None before the first batch); updated in
+        place.
+    plan : Plan
+    n_components : int
+    averaged : Solver
+        The solver partial_fit runs (it learns from the graph walk's law).
+
+    Returns
+    -------
+    problem : Problem
+        The running base point and second moment, for the solver.
+    state : dict
+        The running sums, this batch included.
+    """
+    n = X.shape[0]
+    geometry = resolve_geometry(plan.manifold, X.shape[1])
+    if state is None:
+        state = empty_stream(np.mean(X, axis=0, dtype=np.float64))
+    if plan.temperature == 1.0 or n < 3:
+        weights = np.full(n, 1.0 / n)
+    else:
+        batch = Problem(X, Plan(plan.manifold, GraphProcess, averaged, plan.temperature,
+                                plan.n_neighbors))
+        batch.geometry, batch.rows = geometry, X - state["reference"]
+        for step in (_neighbours, _graph, _metropolis):
+            step(batch)
+        weights = batch.pi
+        warn_few_samples(1.0 / np.sum(weights**2), n, plan.temperature)
+    accumulate(state, X, weights * n)
+    problem = Problem(X, plan)
+    problem.geometry = geometry
+    problem.base, C = stream_moment(state)
+    problem.active = np.ones(X.shape[1], dtype=bool)
+    problem.moments = DenseMoments(C)
+    count = state["count"]
+    problem.bessel = count / (count - 1.0) if count > 1 else 1.0
+    _total_variance(problem)
+    problem.k = problem.n_units = n_components
+    return problem, state

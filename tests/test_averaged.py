@@ -1,0 +1,111 @@
+"""``solver="averaged"``: momentum block iteration on the stationary moment.
+
+``averaged_flow`` against numpy's ``eigh`` (the Davis-Kahan bound is an
+honest bound on the angle), and the solver through the estimator: no graph
+at temperature 1, the ends of the float range, constant features.
+"""
+
+import numpy as np
+import pytest
+from scipy.linalg import eigh, subspace_angles
+
+from slowfast_sklearn import CoupledFlowEmbedding
+from slowfast_sklearn._moments import second_moment
+from slowfast_sklearn.solvers.averaged import averaged_flow
+
+
+def test_averaged_flow_reaches_the_eigenspace_and_bounds_its_error():
+    """The averaged solver: Davis-Kahan bound honest and below tol, far fewer passes than power iteration."""
+    rng = np.random.default_rng(1)
+    d, k = 60, 6
+    lam = 0.8 ** np.arange(d) + 0.01
+    Q = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    X = (rng.standard_normal((5000, d)) * np.sqrt(lam)) @ Q.T + 1e3
+    base = X.mean(axis=0)
+    C = second_moment(X, base, block_bytes=8 * d * 700)  # several blocks
+    np.testing.assert_allclose(C, np.cov(X, rowvar=False, bias=True), atol=1e-10)
+    V = eigh(C)[1][:, ::-1][:, :k]
+    for tol in (1e-3, 1e-8):
+        U, values, n_iter, converged, bounds, history = averaged_flow(C, k, rng=rng, tol=tol)
+        bound = bounds[-1]
+        angle = np.sin(subspace_angles(U, V).max())
+        assert converged and bound < tol
+        assert angle <= bound * 1.01
+        np.testing.assert_allclose(U.T @ U, np.eye(k), atol=1e-12)
+        np.testing.assert_allclose(values, np.sort(np.linalg.eigvalsh(C))[::-1][:k], rtol=1e-6)
+    # Plain block power iteration needs log(1e-8) / log(lambda_7 / lambda_6) ~ 80 passes.
+    assert n_iter < 30
+    assert history.shape == (n_iter, 3) and history[-1, 2] == 0.0
+
+
+
+@pytest.mark.parametrize("max_iter", [1, 3])
+def test_an_unfinished_run_returns_the_ritz_vectors_of_its_last_block(max_iter):
+    """When max_iter runs out, U are still orthonormal Ritz vectors: U^T C U
+    is diagonal with the returned values, and the bounds are per iteration."""
+    rng = np.random.default_rng(0)
+    d = 40
+    Q = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    C = (Q * 0.9 ** np.arange(d)) @ Q.T
+    U, values, n_iter, converged, bounds, history = averaged_flow(
+        C, 2, rng=np.random.default_rng(1), max_iter=max_iter
+    )
+    assert n_iter == max_iter and not converged
+    np.testing.assert_allclose(U.T @ C @ U, np.diag(values), atol=1e-14)
+    np.testing.assert_allclose(U.T @ U, np.eye(2), atol=1e-14)
+    assert bounds.shape == (max_iter,) and history.shape == (max_iter, 3)
+    assert np.all(values[:-1] >= values[1:])
+
+
+def test_small_moment_is_decomposed_exactly():
+    """When the block would hold the whole space, one eigendecomposition."""
+    C = np.diag([3.0, 2.0, 1.0])
+    calls = []
+    U, values, n_iter, converged, bounds, history = averaged_flow(
+        C, 2, rng=np.random.default_rng(0), checkpoint=lambda t, last: calls.append((t, last))
+    )
+    np.testing.assert_allclose(np.abs(U), np.eye(3)[:, :2])
+    np.testing.assert_array_equal(values, [3.0, 2.0])
+    assert (n_iter, converged, calls) == (1, True, [(1, True)])
+    np.testing.assert_array_equal(bounds, [0.0])
+
+
+def test_averaged_solver_needs_no_graph_at_temperature_one(monkeypatch, spectral_data):
+    """At temperature 1 pi is uniform for any graph: the averaged solver skips the kNN search."""
+    import slowfast_sklearn.geometry.euclidean as geometry
+
+    X, V = spectral_data
+
+    def fail(*args, **kwargs):
+        raise AssertionError("kNN graph built")
+
+    monkeypatch.setattr(geometry.EuclideanGeometry, "kneighbors", fail)
+    est = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+    assert subspace_angles(est.components_.T, V[:, :2]).max() < 1e-6
+    np.testing.assert_allclose(est.stationary_measure_, 1.0 / len(X))
+
+
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-20, 1e20, 1e150])
+def test_averaged_solver_at_the_ends_of_the_float_range(spectral_data, scale):
+    """The streaming path reads the spreads off C_pi, and falls back to an exact
+    power-of-two pre-scaling when the squares under- or overflow."""
+    X, V = spectral_data
+    est = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X * scale)
+    assert subspace_angles(est.components_.T, V[:, :2]).max() < 1e-6
+    reference = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+    np.testing.assert_allclose(est.explained_variance_ratio_, reference.explained_variance_ratio_, rtol=1e-9)
+
+
+def test_averaged_solver_gives_constant_features_zero_weight(spectral_data):
+    X, _ = spectral_data
+    Xc = X.copy()
+    Xc[:, [1, 5]] = [3.0, -2.0]
+    est = CoupledFlowEmbedding(n_components=3, solver="averaged").fit(Xc)
+    assert np.all(est.components_[:, [1, 5]] == 0.0)
+    Z = np.delete(Xc, [1, 5], axis=1)
+    Z = Z - Z.mean(axis=0)
+    V = np.zeros((X.shape[1], 3))
+    V[np.setdiff1d(np.arange(X.shape[1]), [1, 5])] = eigh(Z.T @ Z)[1][:, ::-1][:, :3]
+    assert subspace_angles(est.components_.T, V).max() < 1e-6
