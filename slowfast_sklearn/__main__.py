@@ -286,7 +286,7 @@ def _lyapunov_panel(ax, est):
             if j == 0 and getattr(est, "temperature", 1.0) == 1.0:
                 title += (": the walkers start on the samples,\nwhose uniform law is $\\pi$ "
                           "at temperature 1")
-                lifetime = getattr(est, "walker_lifetime", None)
+                lifetime = getattr(est, "walker_lifetime_", None)
                 title += f", and are reborn from $\\pi$ every {lifetime} updates" * bool(lifetime)
             continue
         ax.semilogy(steps, np.where(values > 0, values, np.nan), color=colour,

@@ -8,6 +8,7 @@ and the estimator keeps arrays only.
 
 import textwrap
 import warnings
+from dataclasses import replace
 from itertools import groupby
 from numbers import Integral, Real
 
@@ -29,7 +30,7 @@ from ._moments import ritz_axes
 from ._prepare import Plan, prepare, prepare_batch
 from .fast import FAST_PROCESSES
 from .geometry import GEOMETRIES, MANIFOLDS, is_matrix_manifold, resolve_geometry
-from .solvers import SOLVERS, RunParams
+from .solvers import SOLVERS, RunParams, resolve_solver
 
 try:  # scikit-learn's callback API (1.9 on); older versions fit without it.
     from sklearn.callback import CallbackSupportMixin
@@ -39,8 +40,6 @@ except ImportError:  # pragma: no cover
 
 __all__ = ["CoupledFlowEmbedding"]
 
-#: ``learning_rate="auto"``: step size on coordinates scaled to lambda_1 = 1.
-_AUTO_LEARNING_RATE = 0.2
 #: below this ratio sigma_min / sigma_max the raw weights count as collapsed.
 _COLLAPSE_RATIO = 0.05
 #: What partial_fit runs: the averaged flow on the running second moment.
@@ -106,27 +105,37 @@ class CoupledFlowEmbedding(
         Neighbours per sample in the walk's graph (clipped to
         ``n_samples - 1``).  More neighbours mix faster; at ``temperature=1``
         they do not change the spatial measure.
-    n_walkers : int, default=2048
+    n_walkers : "auto" or int, default="auto"
         Number of walkers; each weight update averages over all of them.
+        ``"auto"``: one per sample for ``"variance_reduced"`` (reborn from
+        ``pi``, their first batch is then the measure itself, up to one
+        walker per sample), 2048 for ``"stochastic"``.
     walk_steps : int, default=1
         Walker moves per weight update: the time-scale separation between the
         fast and the slow process.
-    walker_lifetime : int or None, default=10
+    walker_lifetime : "auto", int or None, default="auto"
         Weight updates after which all walkers are reborn on samples drawn
         from the stationary measure (systematic sampling).  This regenerative
         walk keeps the walkers' law at ``pi`` but resets the slowly mixing
         modes of the walk (the share of walkers in each cluster), which
         otherwise dominate the noise of the weights: on digits it cuts the
         error of the learned subspace about fourfold for the same work.
-        ``None`` keeps walkers for the whole run (the paper's pure flow).
+        ``None`` keeps walkers for the whole run (the paper's pure flow,
+        ``"stochastic"`` only).  ``"auto"``: 2 for ``"variance_reduced"``
+        (each life is one anchored update and one driven by the walkers'
+        batch), 10 for ``"stochastic"``.
     learning_rate : "auto" or float, default="auto"
         Step size ``eta`` of the weights, in units of ``1 / lambda_1`` (the
         coordinates are scaled so that the top eigenvalue of ``C_pi`` is 1;
         ``lambda_1`` is estimated by power iteration).  ``"auto"`` is 0.2.
-        Must lie in ``(0, 1)``.
-    solver : {solver_options}, default="stochastic"
+        Must lie in ``(0, 1)``.  For ``"variance_reduced"`` the step of each
+        unit is in units of its own variance instead (``"auto"``: 0.5).
+    solver : {solver_options}, default="auto"
         How the coupled flow is integrated; all reach the top eigenspace of
-        the spatial second moment ``C_pi``.
+        the spatial second moment ``C_pi``.  ``"auto"`` is
+        ``"variance_reduced"`` for Sanger's and Oja's rules on the graph
+        walk, ``"stochastic"`` otherwise (the ablation rules, the Langevin
+        walkers and ``walker_lifetime=None``).
 
 {solver_items}
     max_iter : int, default=3000
@@ -200,6 +209,12 @@ class CoupledFlowEmbedding(
         Number of weight updates performed.
     converged_ : bool
         Whether the stopping rule was met before ``max_iter``.
+    solver_ : str
+        The solver that ran (``solver="auto"`` resolved).
+    walker_lifetime_ : int or None
+        Weight updates between the walkers' rebirths in the run
+        (``walker_lifetime="auto"`` resolved); None without rebirth or
+        without walkers.
     n_features_in_ : int
         Number of features seen during :term:`fit`.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
@@ -258,11 +273,12 @@ class CoupledFlowEmbedding(
         "rule": [StrOptions(set(RULES))],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
-        "n_walkers": [Interval(Integral, 1, None, closed="left")],
+        "n_walkers": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "walk_steps": [Interval(Integral, 1, None, closed="left")],
-        "walker_lifetime": [Interval(Integral, 1, None, closed="left"), None],
+        "walker_lifetime": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left"),
+                            None],
         "learning_rate": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="neither")],
-        "solver": [StrOptions(set(SOLVERS))],
+        "solver": [StrOptions(set(SOLVERS) | {"auto"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "whiten": ["boolean"],
@@ -279,11 +295,11 @@ class CoupledFlowEmbedding(
         rule="sanger",
         temperature=1.0,
         n_neighbors=15,
-        n_walkers=2048,
+        n_walkers="auto",
         walk_steps=1,
-        walker_lifetime=10,
+        walker_lifetime="auto",
         learning_rate="auto",
-        solver="stochastic",
+        solver="auto",
         max_iter=3000,
         tol="auto",
         whiten=False,
@@ -412,13 +428,17 @@ class CoupledFlowEmbedding(
         X = validate_data(
             self, self._flatten(X), dtype=[np.float64, np.float32], ensure_min_samples=2
         )
-        solver = SOLVERS[self.solver]
+        solver = resolve_solver(self.solver, self.rule, FAST_PROCESSES[self.kernel],
+                                self.walker_lifetime)
         rng = check_random_state(self.random_state)
         problem = prepare(X, self._plan(solver), rng)
-        tasks = _CheckpointTasks(self, X, solver.check_every)
-        result = solver.run(problem, self._run_params(solver, problem.n_units, rng, tasks))
+        params = self._run_params(solver, problem.n_units, rng, None, n_samples=problem.n_samples)
+        tasks = _CheckpointTasks(self, X, solver.checkpoints(params))
+        result = solver.run(problem, replace(params, checkpoint=tasks))
         self._warn_dynamics(result, solver)
         self._store(problem, result)
+        self.solver_ = solver.name
+        self.walker_lifetime_ = params.walker_lifetime if solver.runs_walkers else None
         self.stationary_measure_ = problem.measure
         # partial_fit continues from here, as after IncrementalPCA.fit.
         self._set_stream(problem.stream())
@@ -433,14 +453,19 @@ class CoupledFlowEmbedding(
     def _tol(self, solver):
         return solver.default_tol if self.tol == "auto" else self.tol
 
-    def _run_params(self, solver, n_units, rng, checkpoint, weights_init=None):
-        auto_rate = self.learning_rate == "auto"
+    def _run_params(self, solver, n_units, rng, checkpoint, weights_init=None, n_samples=0):
+        def auto(value, default):
+            return default if isinstance(value, str) and value == "auto" else value
+
         return RunParams(
             n_components=n_units, rule=self.rule,
-            learning_rate=_AUTO_LEARNING_RATE if auto_rate else self.learning_rate,
+            learning_rate=auto(self.learning_rate, solver.default_learning_rate),
             max_iter=self.max_iter, tol=self._tol(solver), rng=rng, verbose=self.verbose,
-            checkpoint=checkpoint, n_walkers=self.n_walkers, walk_steps=self.walk_steps,
-            walker_lifetime=self.walker_lifetime, weights_init=weights_init,
+            checkpoint=checkpoint,
+            n_walkers=auto(self.n_walkers, solver.default_n_walkers(n_samples)),
+            walk_steps=self.walk_steps,
+            walker_lifetime=auto(self.walker_lifetime, solver.default_walker_lifetime),
+            weights_init=weights_init,
         )
 
     def _store(self, problem, result):
@@ -553,14 +578,13 @@ class CoupledFlowEmbedding(
         )
         self._set_stream(state)
         self.n_samples_seen_ = state["count"]
-        tasks = _CheckpointTasks(self, X, _STREAM_SOLVER.check_every)
         start = None if first_pass else self.weights_
-        result = _STREAM_SOLVER.run(
-            problem, self._run_params(_STREAM_SOLVER, k, rng, tasks, weights_init=start)
-        )
-        # The warning speaks of the estimator's solver, as it always has.
-        self._warn_dynamics(result, SOLVERS[self.solver])
+        params = self._run_params(_STREAM_SOLVER, k, rng, None, weights_init=start)
+        tasks = _CheckpointTasks(self, X, _STREAM_SOLVER.checkpoints(params))
+        result = _STREAM_SOLVER.run(problem, replace(params, checkpoint=tasks))
+        self._warn_dynamics(result, _STREAM_SOLVER)
         self._store(problem, result)
+        self.solver_, self.walker_lifetime_ = _STREAM_SOLVER.name, None
         tasks.close()
         return self
 
@@ -646,11 +670,9 @@ class CoupledFlowEmbedding(
             ) if solver.gap_hint else ""
             warnings.warn(
                 f"CoupledFlowEmbedding did not converge in max_iter={self.max_iter} "
-                f"iterations (solver={solver.name!r}): the subspace still moved "
-                f"{result.statistic[-1]:.2g} rad at the last check "
-                f"(tol={self._tol(solver):g}), and its distance to the stationary "
-                f"subspace can be far larger. Increase {solver.budget}, or raise "
-                f"tol.{hint}",
+                f"iterations (solver={solver.name!r}): "
+                f"{solver.unconverged(result, self._tol(solver))}. Increase "
+                f"{solver.budget}, or raise tol.{hint}",
                 ConvergenceWarning,
             )
 
@@ -914,19 +936,18 @@ class CoupledFlowEmbedding(
 class _CheckpointTasks:
     """Bridge from the flows' checkpoints to scikit-learn's callback API.
 
-    The fit is the root task; each block of ``check_every`` weight updates
-    between two checkpoints (one iteration for the averaged solver) is a
-    subtask, begun when the block starts and ended at its checkpoint, where
+    The fit is the root task; each block of weight updates between two
+    checkpoints (one iteration for the averaged solver, one life of the
+    walkers for the variance-reduced ones) is a subtask, begun when the block starts and ended at its checkpoint, where
     a callback may stop the fit (its ``on_fit_task_end`` returns True).
     Without ``sklearn.callback`` (scikit-learn < 1.9) every call is a no-op.
     """
 
-    def __init__(self, estimator, X, check_every):
+    def __init__(self, estimator, X, max_subtasks):
         self.estimator, self.X, self.task = estimator, X, None
         if not hasattr(estimator, "_init_callback_context"):
             self.root = None
             return
-        max_subtasks = -(-estimator.max_iter // check_every)
         self.root = estimator._init_callback_context(max_subtasks=max_subtasks)
         self.root.call_on_fit_task_begin(estimator=estimator, X=X)
         self._begin()
@@ -981,7 +1002,7 @@ def _solver_docs(doc):
         for tol, group in by_tol
     )
     stopping = "  ".join(f'``"{name}"``: {solver.stopping}' for name, solver in SOLVERS.items())
-    tol = wrap(f'Convergence threshold in radians.  {stopping}  ``"auto"`` is {tols}.',
+    tol = wrap(f'Convergence threshold.  {stopping}  ``"auto"`` is {tols}.',
                "        ", "        ")
     options = "{" + ", ".join(f'"{name}"' for name in SOLVERS) + "}"
     return (doc.replace("{solver_options}", options).replace("{solver_items}", items)

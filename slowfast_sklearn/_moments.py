@@ -26,6 +26,7 @@ __all__ = [
     "accumulate",
     "components_for_share",
     "empty_stream",
+    "moment_product",
     "projected_moment",
     "ritz_axes",
     "second_moment",
@@ -120,6 +121,27 @@ def projected_moment(Z, pi, Q):
         Y = Z[rows] @ Q
         M += (Y * pi[rows, None]).T @ Y
     return M
+
+
+def moment_product(Z, pi, V):
+    """``C_pi V = Z^T diag(pi) Z V``, by row blocks.
+
+    Parameters
+    ----------
+    Z : ndarray or row view of shape (n_samples, d)
+    pi : ndarray of shape (n_samples,)
+        Weights of the samples (a probability vector).
+    V : ndarray of shape (d, m)
+
+    Returns
+    -------
+    G : ndarray of shape (d, m)
+    """
+    G = np.zeros((Z.shape[1], V.shape[1]))
+    for rows in row_blocks(*Z.shape):
+        B = Z[rows]
+        G += B.T @ ((B @ V) * pi[rows, None])
+    return G
 
 
 def weighted_total(Z, pi):

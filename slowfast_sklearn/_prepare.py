@@ -361,7 +361,8 @@ def _moments(p):
             p.k = components_for_share(linalg.eigvalsh(C)[::-1], p.plan.n_components)
     else:
         # The whole spectrum (dense d x d moment) picks k from a share.
-        n_top = rows.shape[1] if p.k is None else min(p.k, n_active)
+        extra = p.plan.solver.extra_eigenvalues
+        n_top = rows.shape[1] if p.k is None else min(p.k + extra, n_active)
         dense = dense_enough(rows.shape[1], n_top)
         C = first = None
         if dense or p.geometry.flat:  # flat data: partial_fit's sums need C too
@@ -369,7 +370,7 @@ def _moments(p):
         lambdas = top_eigenvalues(rows, pi, n_top, p.rng, C=C if dense else None)
         if p.k is None:
             p.k = components_for_share(lambdas, p.plan.n_components)
-            lambdas = lambdas[:min(p.k, n_active)]
+            lambdas = lambdas[:min(p.k + extra, n_active)]
         if not lambdas[0] > 0.0:
             raise ValueError(
                 f"X has zero variance under the spatial measure at temperature="

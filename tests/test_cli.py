@@ -452,8 +452,9 @@ def test_choices_come_from_the_parameter_constraints(monkeypatch):
 
 
 @pytest.mark.parametrize("option, value, message", [
-    ("--n-walkers", "0", "expected an int in the range [1, inf), got '0'"),
-    ("--walker-lifetime", "2.5", "expected an int in the range [1, inf) or 'none', got '2.5'"),
+    ("--n-walkers", "0", "expected an int in the range [1, inf) or 'auto', got '0'"),
+    ("--walker-lifetime", "2.5",
+     "expected an int in the range [1, inf), 'auto' or 'none', got '2.5'"),
     ("--learning-rate", "3", "expected a float in the range (0.0, 1.0) or 'auto', got '3'"),
     ("--tol", "-1", "expected a float in the range [0.0, inf) or 'auto', got '-1'"),
     ("--solver", "newton", "invalid choice: 'newton'"),
@@ -492,8 +493,8 @@ def test_help_documents_every_option():
         assert action.help, action.dest
         for flag in action.option_strings:
             assert flag in text
-    assert "(default: 2048)" in text  # n_walkers, read from the estimator
-    assert "(default: 10)" in text and "'none' keeps them" in text  # walker_lifetime
+    assert "(default: auto)" in text  # n_walkers, read from the estimator
+    assert "'none' keeps them" in text  # walker_lifetime
     rules = [a.choices for a in parser._actions if a.dest == "rule"][0]
     assert "{" + ",".join(rules) + "}" in text
     # The top-level help names both subcommands.
@@ -615,7 +616,7 @@ def test_demo_figure_explains_itself(demo_fits, tmp_path):
     assert "log scale" in lyapunov.get_ylabel() and "weight update" in lyapunov.get_xlabel()
     title = lyapunov.get_title()
     assert "= 0 at every checkpoint" in title and "reborn from" in title
-    assert "every 10 updates" in title
+    assert f"every {est.walker_lifetime_} updates" in title
     lines = {line.get_label(): line for line in lyapunov.get_lines() if line.get_label()[0] != "_"}
     defect = [line for label, line in lines.items() if label.startswith("orthogonality")]
     gap = [line for label, line in lines.items() if label.startswith("subspace gap")]
@@ -639,7 +640,7 @@ def test_lyapunov_panel_draws_a_nonzero_kl_term():
     steps = np.arange(0, 250, 50)
     terms = np.column_stack([np.exp(-steps / 50), 1e-3 / (1 + steps), 1 / (1 + steps)])
     est = SimpleNamespace(lyapunov_=terms, lyapunov_steps_=steps, n_iter_=200,
-                          converged_=False, walker_lifetime=None)
+                          converged_=False, walker_lifetime_=None)
     fig, ax = plt.subplots()
     cli._lyapunov_panel(ax, est)
     drawn = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
@@ -659,7 +660,7 @@ def test_lyapunov_panel_explains_a_zero_kl_term_without_rebirth():
     steps = np.arange(0, 250, 50)
     terms = np.column_stack([np.zeros(5), 1e-3 / (1 + steps), 1 / (1 + steps)])
     est = SimpleNamespace(lyapunov_=terms, lyapunov_steps_=steps, n_iter_=200, converged_=True,
-                          walker_lifetime=None, temperature=1.0)
+                          walker_lifetime_=None, temperature=1.0)
     fig, ax = plt.subplots()
     cli._lyapunov_panel(ax, est)
     assert "= 0 at every checkpoint" in ax.get_title()

@@ -22,7 +22,8 @@ REGISTERED = sorted(FAST_PROCESSES)
 
 
 def walker_problem(name, X, temperature=1.0):
-    walker_solver = next(s for s in SOLVERS.values() if s.runs_walkers)
+    process = FAST_PROCESSES[name]
+    walker_solver = next(s for s in SOLVERS.values() if s.runs_walkers and works_with(process, s))
     plan = Plan("euclidean", FAST_PROCESSES[name], walker_solver, temperature, 15, 2)
     return prepare(X, plan, np.random.default_rng(0))
 

@@ -48,14 +48,16 @@ def test_float32_normalised_sphere_points_pass_and_keep_dtype():
 
 
 def test_pickle_keeps_only_arrays():
-    """A fitted manifold estimator pickles, and its attributes are arrays or scalars."""
+    """A fitted manifold estimator pickles, and its attributes are arrays,
+    scalars, strings or None (no geomstats object)."""
     X = DATA["hypersphere"](150)
     emb = quick_fit("hypersphere", X, max_iter=200, n_walkers=64, tol=1.0)
     again = pickle.loads(pickle.dumps(emb))
     np.testing.assert_array_equal(again.transform(X), emb.transform(X))
     for key, value in vars(emb).items():
         if key.endswith("_") and not key.startswith("_"):
-            assert isinstance(value, (np.ndarray, int, float, bool, np.generic)), key
+            assert value is None or isinstance(
+                value, (np.ndarray, int, float, bool, str, np.generic)), key
 
 
 def test_antipodal_cloud_is_refused():

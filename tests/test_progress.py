@@ -95,12 +95,16 @@ def test_callback_sees_the_fit_and_each_checkpoint(X, solver):
     assert not hasattr(est, "_callback_fit_ctx")
 
 
-def test_callback_can_stop_the_fit(X):
-    est = CoupledFlowEmbedding(n_components=2, random_state=0, max_iter=3000)
+@pytest.mark.parametrize("solver, updates", [("stochastic", 100), ("variance_reduced", 4)])
+def test_callback_can_stop_the_fit(X, solver, updates):
+    """Stopped at the second checkpoint: after two blocks of 50 updates for
+    the constant-step walkers, two lives of 2 updates for the anchored ones."""
+    est = CoupledFlowEmbedding(n_components=2, random_state=0, max_iter=3000, solver=solver,
+                               tol=0.0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no ConvergenceWarning: the stop was asked for
         est.set_callbacks(Recorder(stop_after=2)).fit(X)
-    assert est.n_iter_ == 100
+    assert est.n_iter_ == updates
     assert not est.converged_
     assert np.all(np.isfinite(est.components_))
 

@@ -233,7 +233,8 @@ def test_step_guard_tames_the_largest_learning_rate(rule, n_walkers):
     """
     X = _heavy_tailed()
     emb = CoupledFlowEmbedding(
-        2, rule=rule, learning_rate=0.99, n_walkers=n_walkers, max_iter=300, random_state=0
+        2, rule=rule, learning_rate=0.99, n_walkers=n_walkers, max_iter=300, random_state=0,
+        solver="stochastic",
     )
     with pytest.warns(ConvergenceWarning, match="did not converge") as record:
         emb.fit(X)

@@ -39,7 +39,9 @@ def c_pi(problem):
 
 
 def run(name, problem, seed=0, **options):
-    params = dict(BUDGET, n_components=problem.n_units, tol=SOLVERS[name].default_tol,
+    solver = SOLVERS[name]
+    params = dict(BUDGET, n_components=problem.n_units, tol=solver.default_tol,
+                  walker_lifetime=solver.default_walker_lifetime,
                   rng=np.random.default_rng(seed))
     params.update(options)
     return SOLVERS[name].run(problem, RunParams(**params))
@@ -115,7 +117,10 @@ def test_checkpoints_report_and_may_stop_the_run(name, capsys):
     assert all(line.startswith("[CoupledFlowEmbedding]") for line in lines)
     steps = [step for step, _ in calls]
     assert steps[-1] == result.n_iter and calls[-1][1]
-    assert all(step % SOLVERS[name].check_every == 0 for step in steps[:-1])
+    interval = SOLVERS[name].check_interval(
+        RunParams(n_components=2, max_iter=120,
+                  walker_lifetime=SOLVERS[name].default_walker_lifetime))
+    assert all(step % interval == 0 for step in steps[:-1])
     assert not any(last for _, last in calls[:-1])
     stopped = run(name, problem, max_iter=120, tol=0.0, checkpoint=lambda step, last: True)
     assert stopped.n_iter == steps[0] and not stopped.converged
@@ -129,7 +134,8 @@ def test_run_starts_from_given_weights(name):
     nearer than from the generator's start."""
     problem = problem_for(name, temperature=1.0)
     exact = np.linalg.eigh(c_pi(problem))[1][:, ::-1][:, :2]
-    budget = SOLVERS[name].check_every
+    budget = SOLVERS[name].check_interval(
+        RunParams(n_components=2, walker_lifetime=SOLVERS[name].default_walker_lifetime))
     warm = subspace_angles(run(name, problem, weights_init=exact, max_iter=budget).subspace,
                            exact).max()
     cold = subspace_angles(run(name, problem, max_iter=budget).subspace, exact).max()

@@ -486,7 +486,8 @@ class GraphWalkers:
             self.positions = np.array(positions_init, dtype=np.intp)
             self.rho = np.bincount(self.positions, minlength=n) / self.positions.shape[0]
         self.PT = P.T  # a CSC view of P: no transposed copy
-        self.sampler = row_sampler(P)
+        # Built at the first move: a solver may finish before any.
+        self._sampler = None
         self.kl_live = kl_divergence(self.rho, pi) > 0.0
 
     def step(self, walk_steps, rng):
@@ -507,15 +508,48 @@ class GraphWalkers:
         if self.positions is None:
             self.positions = systematic_positions(self.rho, self.n_walkers, rng)
         if self.lifetime and self.updates and self.updates % self.lifetime == 0:
-            self.positions = systematic_positions(self.pi, self.n_walkers, rng)
-            # A reborn walker is distributed as pi exactly.
-            self.rho, self.kl_live = self.pi.copy(), False
+            self.reborn(rng)
         self.updates += 1
+        return self.Z[self.move(walk_steps, rng)]
+
+    @property
+    def sampler(self):
+        """The :class:`RowSampler` of ``P``."""
+        if self._sampler is None:
+            self._sampler = row_sampler(self.P)
+        return self._sampler
+
+    def reborn(self, rng):
+        """Rebirth of every walker on samples drawn from ``pi`` (systematic sampling).
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+        """
+        self.positions = systematic_positions(self.pi, self.n_walkers, rng)
+        # A reborn walker is distributed as pi exactly.
+        self.rho, self.kl_live = self.pi.copy(), False
+
+    def move(self, walk_steps, rng):
+        """Move every walker ``walk_steps`` times, without gathering their rows.
+
+        Parameters
+        ----------
+        walk_steps : int
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        positions : ndarray of shape (n_walkers,)
+            The walkers' sample indices.
+        """
+        if self.positions is None:
+            self.positions = systematic_positions(self.rho, self.n_walkers, rng)
         for _ in range(walk_steps):
             self.positions = step_walkers(self.positions, self.sampler, rng)
             if self.kl_live:
                 self.rho = self.PT @ self.rho
-        return self.Z[self.positions]
+        return self.positions
 
     def divergence(self):
         """``KL(rho_t || pi)`` of one walker's exact law (0 once negligible)."""

@@ -158,7 +158,7 @@ class AveragedSolver(Solver):
         "at ``temperature=1``; the fast path for large data)."
     )
     stopping = (
-        "when the Davis-Kahan bound on the angle to the exact eigenspace falls below ``tol``."
+        "when the Davis-Kahan bound on the angle to the exact eigenspace falls below ``tol`` rad."
     )
 
     def run(self, problem, params):

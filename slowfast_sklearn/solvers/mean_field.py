@@ -9,12 +9,11 @@ Lyapunov term is monotone.
 
 import numpy as np
 from scipy.linalg import subspace_angles
-from threadpoolctl import threadpool_limits
 
 from .._hebbian import orthonormalize
 from .._moments import SampleMoments
 from ..fast.graph import kl_divergence
-from ._base import HebbianFlow, Solver
+from ._base import HebbianFlow, Solver, one_blas_thread
 
 __all__ = ["MeanFieldSolver", "mean_field_flow"]
 
@@ -137,12 +136,12 @@ class MeanFieldSolver(Solver):
         "the walkers' exact law ``rho_t = rho_0 P^t`` drives the Hebbian updates through "
         "``C_rho`` (deterministic; every Lyapunov term is monotone)."
     )
-    stopping = "when the subspace moves less than ``tol`` between checkpoints three times in a row."
+    stopping = "when the subspace moves less than ``tol`` rad between checkpoints three times in a row."
 
     def run(self, problem, params):
         # Thousands of small products: BLAS threads only contend (4-40x
         # slower on 2 cores), so the loops run on one.
-        with threadpool_limits(1, user_api="blas"):
+        with one_blas_thread():
             return mean_field_flow(
                 problem.rows, problem.P, problem.pi, n_components=params.n_components,
                 rule=params.rule, learning_rate=params.learning_rate,

@@ -16,12 +16,11 @@ are points of the manifold).
 
 import numpy as np
 from scipy.linalg import subspace_angles
-from threadpoolctl import threadpool_limits
 
 from .._hebbian import batch_moments, orthonormalize
 from .._moments import SampleMoments
 from ..fast.graph import GraphWalkers
-from ._base import HebbianFlow, Solver
+from ._base import HebbianFlow, Solver, one_blas_thread
 
 __all__ = ["StochasticSolver", "averaged_subspace", "coupled_flow"]
 
@@ -232,14 +231,14 @@ class StochasticSolver(Solver):
     stopping = (
         "the fit stops when the Polyak-Ruppert averaged subspaces of the two halves of the "
         "averaging window (the second half of the run) differ by a largest principal angle "
-        "below ``tol`` at three consecutive checkpoints, checked from update "
+        "below ``tol`` rad at three consecutive checkpoints, checked from update "
         "``max_iter // 5`` on."
     )
 
     def run(self, problem, params):
         walkers = problem.plan.process.walkers(problem, params, params.rng)
         # Thousands of small products: BLAS threads only contend.
-        with threadpool_limits(1, user_api="blas"):
+        with one_blas_thread():
             return coupled_flow(
                 problem.rows, problem.P, problem.pi, n_components=params.n_components,
                 rule=params.rule, learning_rate=params.learning_rate,

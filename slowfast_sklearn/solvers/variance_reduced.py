@@ -1,0 +1,354 @@
+"""``solver="variance_reduced"``: walkers reborn from pi anchor their own Hebbian updates.
+
+The walkers' batch second moment ``C_t`` is an unbiased but noisy estimate
+of ``C_pi``; at a constant step its noise floor costs thousands of updates
+(the ``"stochastic"`` solver).  Here the walkers live for
+``walker_lifetime`` updates and are then reborn on the samples by systematic
+sampling from ``pi`` (a regenerative walk, as in ``"stochastic"``), and each
+life begins with an *anchor*: the walkers' batch moment in expectation at
+rebirth, which is ``C_pi`` itself (the Rao-Blackwellised first batch: at
+temperature 1 and as many walkers as samples it is the batch, one walker on
+each sample).  The anchor drives one update; the walkers then move along
+the graph and drive the others through the variance-reduced estimate
+(Shamir 2015)::
+
+    C W  ~  C_t (W - V) + C_pi V,      V the weights at the anchor,
+
+unbiased, with a noise that vanishes as ``W`` approaches ``V``, so the
+weights converge linearly instead of to a noise floor; its continuous limit
+is the same averaged ODE.  Each unit takes its own step, ``eta_j =
+learning_rate / theta_j`` with ``theta_j = v_j^T C_pi v_j`` its variance at
+the anchor (per-unit adaptive steps, as AdaOja's, Henriksen & Ward 2019;
+capped at the ``k``-th unit's), so a component with ``1e-12`` of the first's
+variance is learned at the pace of the first; at the anchor the step is the
+full ``1 / theta_j``, which makes Sanger's update the deflated power step.
+The network carries ``oversampling`` more units than components (as block
+eigensolvers do); at every anchor a Rayleigh-Ritz rotation orders the units
+by their variance, and the top ``n_components`` are learned.
+
+The fit stops on what the data determine (the walker-speed issue): the
+captured-variance deficit ``1 - sum_{j<=k} theta_j / sum_{j<=k} lambda_j``
+(the Lyapunov subspace-gap term relative to the top-k variance) at most
+``tol``, and, across every well-separated gap ``lambda_j - lambda_{j+1} >=
+5% lambda_j`` (``j <= k``), a largest principal angle of the leading ``j``
+units at most ``sqrt(tol)``, bounded by Davis-Kahan from the anchor's
+residual.  Where eigenvalues near the ``k``-th are within a few per cent
+the subspace among them is ill-determined; the deficit still is not.
+"""
+
+import numpy as np
+from scipy import linalg
+
+from .._hebbian import orthonormalize
+from .._moments import moment_product
+from .._rows import row_blocks
+from ..fast.graph import GraphWalkers
+from ._base import FlowResult, Solver, one_blas_thread, run_checkpoints
+
+__all__ = ["VarianceReducedSolver", "batch_product", "stopping_statistics",
+           "variance_reduced_flow"]
+
+#: A gap ``lambda_j - lambda_{j+1}`` at least this share of ``lambda_j`` is
+#: well separated: the angle across it is determined and checked.
+SEPARATED = 0.05
+
+
+def batch_product(Z, positions, Delta):
+    """``C_t Delta``, ``C_t`` the second moment of the walkers' batch.
+
+    The walkers' rows are gathered a block at a time: with as many walkers
+    as samples the batch would be as big as the coordinates.
+
+    Parameters
+    ----------
+    Z : ndarray or row view of shape (n_samples, dim)
+    positions : ndarray of shape (n_walkers,)
+        The walkers' sample indices.
+    Delta : ndarray of shape (dim, m)
+
+    Returns
+    -------
+    product : ndarray of shape (dim, m)
+    """
+    out = np.zeros_like(Delta)
+    for rows in row_blocks(len(positions), Z.shape[1]):
+        B = Z[positions[rows]]
+        out += B.T @ (B @ Delta)
+    return out / len(positions)
+
+
+def stopping_statistics(V, G, theta, eigenvalues, k):
+    """Deficit and the Davis-Kahan angle bound across the well-separated gaps.
+
+    Parameters
+    ----------
+    V : ndarray of shape (dim, units)
+        Orthonormal Ritz vectors, by decreasing Ritz value ``theta``.
+    G : ndarray of shape (dim, units)
+        ``C V``.
+    theta : ndarray of shape (units,)
+    eigenvalues : ndarray of shape (k + 1,) or (k,)
+        Top eigenvalues of ``C`` (``k + 1`` unless ``k`` is the dimension).
+    k : int
+
+    Returns
+    -------
+    deficit : float
+        ``1 - sum_{j<=k} theta_j / sum_{j<=k} lambda_j``, in [0, 1].
+    angle : float
+        Largest bound (rad) on the principal angle between the leading
+        ``j`` Ritz vectors and the top-``j`` eigenvectors over the
+        well-separated ``j <= k``; 0 when none is (or when ``k`` is the
+        dimension, where the subspace is the whole space).
+    """
+    top = float(np.sum(eigenvalues[:k]))
+    deficit = min(max(top - float(np.sum(theta[:k])), 0.0) / top, 1.0) if top > 0 else 0.0
+    if len(eigenvalues) <= k:
+        return deficit, 0.0
+    following = eigenvalues[1:k + 1]
+    separated = eigenvalues[:k] - following >= SEPARATED * eigenvalues[:k]
+    if not separated.any():
+        return deficit, 0.0
+    # ||C V_j - V_j Theta_j||_F >= its spectral norm: a valid bound, read
+    # off the columns' residual norms for every j at once.
+    residual = np.sqrt(np.cumsum(np.sum((G[:, :k] - V[:, :k] * theta[:k]) ** 2, axis=0)))
+    margin = theta[:k] - following
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sine = np.where(margin > 0, residual / margin, 1.0)
+    return deficit, float(np.arcsin(min(float(np.max(sine[separated])), 1.0)))
+
+
+class _AnchoredWalkers:
+    """State of the variance-reduced walker flow on the shared checkpoint loop.
+
+    One life of the walkers is ``lifetime`` updates: the anchored update,
+    then ``lifetime - 1`` updates driven by the walkers' batches.  A
+    checkpoint closes each life: the next anchor is computed there, so the
+    stopping statistics are exact.
+    """
+
+    label = "deficit"
+
+    def __init__(self, Z, pi, walkers, eigenvalues, *, n_components, units, rule,
+                 learning_rate, lifetime, walk_steps, tol, rng, weights_init=None):
+        d = Z.shape[1]
+        self.Z, self.pi, self.walkers, self.eigenvalues = Z, pi, walkers, eigenvalues
+        self.k, self.rule, self.rate, self.tol, self.rng = n_components, rule, learning_rate, tol, rng
+        self.lifetime, self.walk_steps = lifetime, walk_steps
+        block = rng.standard_normal((d, units))
+        if weights_init is not None:
+            block[:, :n_components] = weights_init
+        self.W = orthonormalize(block)
+        self.logs, self.log_steps, self.statistics, self.angles = [], [], [], []
+        self.last_deficit = np.inf
+        self.anchor(0)
+
+    def _normaliser(self, A):
+        return np.triu(A) if self.rule == "sanger" else A
+
+    def anchor(self, t):
+        """``C_pi V`` at the current weights, the Ritz rotation and the statistics."""
+        self.V = self.W
+        G = moment_product(self.Z, self.pi, self.V)
+        theta, R = linalg.eigh(self.V.T @ G)
+        theta, R = np.clip(theta[::-1], 0.0, None), R[:, ::-1]
+        self.V, self.G, self.theta = self.V @ R, G @ R, theta
+        self.W = self.V
+        deficit, angle = stopping_statistics(self.V, self.G, theta, self.eigenvalues, self.k)
+        if deficit > self.last_deficit:
+            # The walkers' step overshot (a noisy batch): halve it.
+            self.rate *= 0.5
+        self.last_deficit = deficit
+        E = self.V[:, :self.k].T @ self.V[:, :self.k] - np.eye(self.k)
+        gap = max(float(np.sum(self.eigenvalues[:self.k]) - np.sum(theta[:self.k])), 0.0)
+        # Reborn from pi, the walkers' law is pi: the KL term is 0.
+        self.logs.append((0.0, float(np.sum(E * E)), gap))
+        self.log_steps.append(t)
+        self.statistics.append(deficit)
+        self.angles.append(angle)
+        # Per-unit steps: a unit with no variance left has nothing to learn.
+        tiny = np.finfo(np.float64).tiny
+        self.steps = np.where(theta > 1e-12 * theta[0], 1.0 / np.maximum(theta, tiny), 0.0)
+        self.walker_steps = np.minimum(self.steps, self.steps[self.k - 1] or self.steps[0])
+        self.done = deficit <= self.tol and angle <= np.sqrt(self.tol)
+        return self.done
+
+    def step(self, t):
+        if t % self.lifetime == 0:
+            # Rao-Blackwellised rebirth: the anchor is the reborn walkers'
+            # expected batch; the full per-unit step on it.
+            CW, steps = self.G, self.steps
+            self.walkers.reborn(self.rng)
+        else:
+            positions = self.walkers.move(self.walk_steps, self.rng)
+            CW = batch_product(self.Z, positions, self.W - self.V) + self.G
+            steps = self.rate * self.walker_steps
+        update = CW - self.W @ self._normaliser(self.W.T @ CW)
+        self.W = orthonormalize(self.W + update * steps)
+        return True
+
+    def check(self, t):
+        return self.anchor(t)
+
+    def report(self, t):
+        kl, orth, gap = self.logs[-1]
+        return (
+            f"[CoupledFlowEmbedding] update {t:5d}  deficit {self.statistics[-1]:.2e}"
+            f"  angle bound {self.angles[-1]:.2e} rad  KL {kl:.3e}  orth {orth:.3e}"
+            f"  subspace gap {gap:.3e}"
+        )
+
+    def result(self, t, converged):
+        U = self.V[:, :self.k]
+        return FlowResult(
+            weights=U, subspace=U, n_iter=max(t, 1), converged=converged, diverged=False,
+            lyapunov=np.asarray(self.logs, dtype=np.float64),
+            lyapunov_steps=np.asarray(self.log_steps),
+            statistic=np.asarray(self.statistics, dtype=np.float64),
+            positions=self.walkers.state, angle=self.angles[-1],
+        )
+
+
+def variance_reduced_flow(Z, P, pi, eigenvalues, *, n_components, rng, rule="sanger",
+                          learning_rate=0.5, n_walkers=None, walker_lifetime=2, walk_steps=1,
+                          max_iter=3000, tol=1e-3, oversampling=None, weights_init=None,
+                          verbose=0, checkpoint=None):
+    """Run the variance-reduced walker flow.
+
+    Parameters
+    ----------
+    Z : ndarray or row view of shape (n_samples, dim)
+        Tangent coordinates, scaled so that ``lambda_1(C_pi)`` is about 1.
+    P : scipy.sparse.csr_array of shape (n_samples, n_samples)
+        Transition matrix of the graph walk.
+    pi : ndarray of shape (n_samples,)
+        Its stationary law, the spatial measure.
+    eigenvalues : ndarray of shape (min(n_components + 1, dim),)
+        Top eigenvalues of ``C_pi`` (the deficit's reference and the gaps).
+    n_components : int
+    rng : numpy.random.Generator
+    rule : {"sanger", "oja"}, default="sanger"
+    learning_rate : float, default=0.5
+        Step of the walkers' updates, in units of each unit's variance.
+    n_walkers : int, default=None
+        Walkers; None: one per sample.
+    walker_lifetime : int, default=2
+        Updates per life of the walkers: the first is anchored, the others
+        are driven by the walkers' batches (1: anchored updates only).
+    walk_steps : int, default=1
+        Moves of each walker per update.
+    max_iter : int, default=3000
+        Most weight updates.
+    tol : float, default=1e-3
+        Captured-variance deficit; ``sqrt(tol)`` rad across well-separated gaps.
+    oversampling : int, default=None
+        Extra units; None: ``max(n_components, 8)``, capped by the dimension.
+    weights_init : ndarray of shape (dim, n_components), default=None
+        Warm start of the leading units.
+    verbose : int, default=0
+    checkpoint : callable, default=None
+        ``checkpoint(update, last) -> bool`` at every anchor.
+
+    Returns
+    -------
+    result : FlowResult
+        ``statistic`` holds the deficit at each anchor.
+    """
+    n, d = Z.shape
+    k = n_components
+    p = max(k, 8) if oversampling is None else max(0, oversampling)
+    walkers = GraphWalkers(Z, P, pi, n if n_walkers is None else n_walkers)
+    flow = _AnchoredWalkers(
+        Z, pi, walkers, np.asarray(eigenvalues, dtype=np.float64), n_components=k,
+        units=min(d, k + p), rule=rule, learning_rate=learning_rate,
+        lifetime=walker_lifetime, walk_steps=walk_steps, tol=tol, rng=rng,
+        weights_init=weights_init,
+    )
+    if flow.done:
+        # The first anchor is already exact (as many units as dimensions, or
+        # a subspace that spans C's range): its Ritz rotation is the update.
+        if verbose:
+            print(flow.report(1))
+        if checkpoint is not None:
+            checkpoint(1, True)
+        return flow.result(1, True)
+    t, converged, _ = run_checkpoints(
+        flow.step, flow.check, max_iter=max_iter, check_every=flow.lifetime,
+        checkpoint=checkpoint, report=flow.report if verbose else None,
+    )
+    return flow.result(t, converged)
+
+
+class VarianceReducedSolver(Solver):
+    """Walkers reborn from ``pi`` anchor variance-reduced Hebbian updates."""
+
+    name = "variance_reduced"
+    default_tol = 1e-3
+    requires = frozenset({"walkers", "transition"})
+    requirement_message = (
+        "solver='variance_reduced' anchors the walkers at the graph walk's stationary "
+        "law: use kernel='graph' with it (or solver='stochastic' for the Langevin walkers)."
+    )
+    runs_walkers = True
+    reads_row_views = True
+    budget = "max_iter"
+    gap_hint = False
+    rules = frozenset({"sanger", "oja"})
+    runs_pure_flow = False
+    default_learning_rate = 0.5
+    default_walker_lifetime = 2
+    extra_eigenvalues = 1
+    summary = (
+        "walkers reborn from ``pi`` every ``walker_lifetime`` updates, whose Hebbian "
+        "updates are anchored at their expected batch at rebirth (variance reduction, "
+        "Shamir 2015), with a step per unit; the default for Sanger's and Oja's rules "
+        "on the graph walk."
+    )
+    stopping = (
+        "``tol`` is the captured-variance deficit ``1 - sum_{j<=k} theta_j / "
+        "sum_{j<=k} lambda_j`` at the anchors (the Lyapunov subspace gap over the "
+        "top-k variance); across every well-separated gap (``lambda_j - lambda_{j+1} "
+        ">= 5% lambda_j``, ``j <= k``) the largest principal angle, bounded by "
+        "Davis-Kahan, must also be at most ``sqrt(tol)`` rad."
+    )
+
+    def check_interval(self, params):
+        """One checkpoint per life of the walkers (at the next anchor)."""
+        return max(1, params.walker_lifetime or 1)
+
+    def default_n_walkers(self, n_samples):
+        """One walker per sample: at rebirth their batch is the measure itself."""
+        return n_samples
+
+    def unconverged(self, result, tol):
+        angle = result.angle if result.angle is not None else 0.0
+        return (
+            f"the captured-variance deficit was {result.statistic[-1]:.2g} (tol={tol:g}) "
+            f"and the principal angle across the well-separated gaps at most {angle:.2g} "
+            f"rad (bound; sqrt(tol)={np.sqrt(tol):.2g}) at the last anchor"
+        )
+
+    def run(self, problem, params):
+        if params.walker_lifetime is None:
+            raise ValueError(
+                "walker_lifetime=None keeps the walkers for the whole run (the pure "
+                "flow), but solver='variance_reduced' anchors every life at the "
+                "walkers' rebirth: use solver='stochastic' for the pure flow, or an "
+                "int walker_lifetime."
+            )
+        k = params.n_components
+        eigenvalues = problem.moments.top(min(k + 1, problem.rows.shape[1]))
+        # Small products on one thread (BLAS threads only contend on two
+        # cores); the walkers' moves are not BLAS at all.
+        with one_blas_thread():
+            return variance_reduced_flow(
+                problem.rows, problem.P, problem.pi, eigenvalues, n_components=k,
+                rng=params.rng, rule=params.rule, learning_rate=params.learning_rate,
+                n_walkers=params.n_walkers, walker_lifetime=params.walker_lifetime,
+                walk_steps=params.walk_steps, max_iter=params.max_iter, tol=params.tol,
+                weights_init=params.weights_init, verbose=params.verbose,
+                checkpoint=params.checkpoint,
+            )
+
+
+SOLVER = VarianceReducedSolver()
