@@ -22,13 +22,15 @@ longer than the whole fit may take.
 
 import numpy as np
 
+from ._threads import one_blas_thread
+
 __all__ = ["approximate_kneighbors"]
 
 #: Entries of the largest temporary (distance blocks, candidate gathers).
 _BLOCK_ENTRIES = 2**22
 
 
-def approximate_kneighbors(Z, n_neighbors, *, rng, n_trees=4, leaf_size=512, refine=1, fan=6):
+def approximate_kneighbors(Z, n_neighbors, *, rng, n_trees=4, leaf_size=256, refine=0, fan=3):
     """Approximate nearest neighbours of every sample (itself excluded).
 
     Parameters
@@ -41,10 +43,13 @@ def approximate_kneighbors(Z, n_neighbors, *, rng, n_trees=4, leaf_size=512, ref
         Draws the trees' hyperplanes.
     n_trees : int, default=4
         Random-projection trees whose leaves propose candidates.
-    leaf_size : int, default=512
-        Samples per leaf (about; at least ``n_neighbors + 1``).
-    refine : int, default=1
+    leaf_size : int, default=256
+        Most samples per leaf (at least ``2 (n_neighbors + 1)``); leaves
+        hold between half of it and all of it.
+    refine : int, default=0
         Rounds of the neighbours-of-neighbours refinement.
+    fan : int, default=3
+        Nearest neighbours whose lists a refinement round reads.
 
     Returns
     -------
@@ -65,18 +70,31 @@ def approximate_kneighbors(Z, n_neighbors, *, rng, n_trees=4, leaf_size=512, ref
     k = int(n_neighbors)
     if not 0 < k < n:
         raise ValueError(f"n_neighbors={k} must be in [1, n_samples - 1={n - 1}].")
-    leaf_size = max(int(leaf_size), k + 1)
+    with one_blas_thread():
+        return _forest(Z, k, rng, n_trees, leaf_size, refine, fan)
+
+
+def _forest(Z, k, rng, n_trees, leaf_size, refine, fan):
+    """:func:`approximate_kneighbors` itself."""
+    n = Z.shape[0]
+    # Leaves hold between half and all of leaf_size samples: at least k + 1.
+    leaf_size = max(int(leaf_size), 2 * (k + 1))
     # Candidates are ranked in float32 (half the arithmetic); the distances
     # returned are recomputed exactly.
     Zs = np.ascontiguousarray(Z, dtype=np.float32)
     sq = np.einsum("ij,ij->i", Zs, Zs)
-    indices = np.empty((n, n_trees * k), dtype=np.intp)
-    ranks = np.full((n, n_trees * k), np.inf, dtype=np.float32)
+    # The best k so far beside one tree's k candidates: memory for 2 k per
+    # sample, whatever the number of trees.
+    index = np.int32 if n < 2**31 else np.intp
+    indices = np.zeros((n, 2 * k), dtype=index)
+    ranks = np.full((n, 2 * k), np.inf, dtype=np.float32)
     for tree in range(n_trees):
         order, bounds = _tree_leaves(Zs, leaf_size, rng)
-        columns = slice(tree * k, (tree + 1) * k)
+        columns = slice(0, k) if tree == 0 else slice(k, 2 * k)
         _leaf_neighbours(Zs, sq, order, bounds, indices[:, columns], ranks[:, columns])
-    indices, ranks = _best_distinct(indices, ranks, k)
+        if tree:
+            indices[:, :k], ranks[:, :k] = _best_distinct(indices, ranks, k)
+    indices, ranks = indices[:, :k].copy(), ranks[:, :k].copy()
     for _ in range(refine):
         indices, ranks = _refine(Zs, sq, indices, ranks, k, fan)
     return _exact_sorted(Z, indices)

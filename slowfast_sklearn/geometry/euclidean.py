@@ -4,7 +4,18 @@ import numpy as np
 
 from ._base import Geometry, self_kneighbors, softmax_rows
 
-__all__ = ["EuclideanGeometry"]
+__all__ = ["APPROXIMATE_FROM", "EuclideanGeometry"]
+
+#: From this many samples (with more than :data:`TREE_DIMENSIONS` features)
+#: the walkers' graph comes from the approximate search of
+#: :mod:`~slowfast_sklearn._neighbors`: the exact one costs O(n**2 d) once
+#: space-partitioning trees no longer help, 6 s at 20,000 x 100 and about
+#: two minutes at 100,000 x 100 on one core.  Read at each fit (tests may
+#: lower it).
+APPROXIMATE_FROM = 20_000
+#: Up to this many features scikit-learn's kd-tree finds the exact
+#: neighbours in O(n log n).
+TREE_DIMENSIONS = 15
 
 
 class EuclideanGeometry(Geometry):
@@ -57,6 +68,19 @@ class EuclideanGeometry(Geometry):
         return np.asarray(V, dtype=np.float64)
 
     def kneighbors(self, X, Z, n_neighbors):
+        """Exact neighbours, or approximate ones for many samples in many dimensions.
+
+        The approximate graph is a function of the data alone (a fixed seed
+        draws its trees): the walk's stationary law is exact on whichever
+        graph is built.
+        """
+        n, d = Z.shape
+        if n >= APPROXIMATE_FROM and d > TREE_DIMENSIONS:
+            from .._neighbors import approximate_kneighbors
+
+            distances, indices = approximate_kneighbors(
+                Z, n_neighbors, rng=np.random.default_rng(0))
+            return distances, indices.astype(np.int32 if n < 2**31 else np.intp, copy=False)
         return self_kneighbors(Z, n_neighbors)
 
     def exp_at(self, V, X):

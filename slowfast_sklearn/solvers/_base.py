@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._hebbian import hebbian_update, orthonormalize
+from .._threads import one_blas_thread
 
 __all__ = ["CHECK_EVERY", "DIVERGENCE_NORM", "FlowResult", "HebbianFlow", "RunParams",
            "Solver", "one_blas_thread", "run_checkpoints"]
@@ -23,28 +24,6 @@ __all__ = ["CHECK_EVERY", "DIVERGENCE_NORM", "FlowResult", "HebbianFlow", "RunPa
 CHECK_EVERY = 50
 #: weights whose norm passes this have diverged (plain Hebbian explosion).
 DIVERGENCE_NORM = 1e12
-
-
-_CONTROLLER = []
-
-
-def one_blas_thread():
-    """A context that runs BLAS on one thread (the solvers' loops).
-
-    Their loops multiply small matrices thousands of times; on two cores
-    BLAS threads only contend (4-40x slower).  The controller is built once:
-    ``threadpool_limits`` scans the process's libraries at every call
-    (1.3 ms, a fifth of a whole fit on scikit-learn's wine data).
-
-    Returns
-    -------
-    context : context manager
-    """
-    if not _CONTROLLER:
-        from threadpoolctl import ThreadpoolController
-
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 @dataclass
