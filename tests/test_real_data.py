@@ -91,3 +91,23 @@ def test_a_degenerate_tempered_measure_is_reported():
         CoupledFlowEmbedding(**params).partial_fit(X)
     digits = CoupledFlowEmbedding(**params).fit(load_digits().data)
     assert 1.0 / np.sum(digits.stationary_measure_**2) > 0.9 * 1797
+
+
+@pytest.mark.parametrize("name, k", [("digits", 10), ("breast_cancer", 10), ("wine", 5)])
+def test_pipeline_cross_validation_matches_pca(name, k):
+    """StandardScaler -> CoupledFlowEmbedding(k) -> LogisticRegression, 5-fold
+    CV with defaults: no ConvergenceWarning in any fold (the suite turns
+    warnings into errors) and the accuracy of the same pipeline with PCA,
+    within 0.01 (the walker-speed issue's bar)."""
+    from sklearn import datasets
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = getattr(datasets, f"load_{name}")(return_X_y=True)
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    scores = {}
+    for label, embedding in (("ours", CoupledFlowEmbedding(k, random_state=0)), ("pca", PCA(k))):
+        model = make_pipeline(StandardScaler(), embedding, LogisticRegression(max_iter=5000))
+        scores[label] = cross_val_score(model, X, y, cv=folds).mean()
+    assert abs(scores["ours"] - scores["pca"]) <= 0.01, scores

@@ -166,9 +166,10 @@ class _AnchoredWalkers:
         self.log_steps.append(t)
         self.statistics.append(deficit)
         self.angles.append(angle)
-        # Per-unit steps: a unit with no variance left has nothing to learn.
-        tiny = np.finfo(np.float64).tiny
-        self.steps = np.where(theta > 1e-12 * theta[0], 1.0 / np.maximum(theta, tiny), 0.0)
+        # Per-unit steps; a unit whose variance is rounding noise (100 ulps of
+        # the top one) has nothing to learn.
+        eps, tiny = np.finfo(np.float64).eps, np.finfo(np.float64).tiny
+        self.steps = np.where(theta > 100 * eps * theta[0], 1.0 / np.maximum(theta, tiny), 0.0)
         self.walker_steps = np.minimum(self.steps, self.steps[self.k - 1] or self.steps[0])
         self.done = deficit <= self.tol and angle <= np.sqrt(self.tol)
         return self.done
