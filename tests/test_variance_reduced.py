@@ -64,8 +64,9 @@ def test_stopping_statistics_bound_the_true_errors(seed):
 
 
 def test_batch_product_is_the_walkers_second_moment(monkeypatch):
-    """Gathered a block at a time (blocks of 3 rows here), the product equals
-    the dense batch second moment times Delta."""
+    """Gathered a block at a time (blocks of 3 rows here) for few walkers,
+    weighed by counts for many, the product equals the dense batch second
+    moment times Delta."""
     rng = np.random.default_rng(0)
     Z = rng.standard_normal((40, 6))
     positions = rng.integers(0, 40, size=25)
@@ -73,6 +74,11 @@ def test_batch_product_is_the_walkers_second_moment(monkeypatch):
     monkeypatch.setattr(rows_module, "BLOCK_ENTRIES", 18)
     B = Z[positions]
     np.testing.assert_allclose(batch_product(Z, positions, Delta), B.T @ B @ Delta / 25,
+                               rtol=1e-12)
+    # As many walkers as samples: weighed by counts, the same product.
+    many = rng.integers(0, 40, size=60)
+    B = Z[many]
+    np.testing.assert_allclose(batch_product(Z, many, Delta), B.T @ B @ Delta / 60,
                                rtol=1e-12)
 
 

@@ -56,8 +56,9 @@ SEPARATED = 0.05
 def batch_product(Z, positions, Delta):
     """``C_t Delta``, ``C_t`` the second moment of the walkers' batch.
 
-    The walkers' rows are gathered a block at a time: with as many walkers
-    as samples the batch would be as big as the coordinates.
+    With at least half as many walkers as samples, each sample is weighed by
+    the walkers on it (no gather); otherwise the walkers' rows are gathered
+    a block at a time.
 
     Parameters
     ----------
@@ -70,11 +71,16 @@ def batch_product(Z, positions, Delta):
     -------
     product : ndarray of shape (dim, m)
     """
+    n, m = Z.shape[0], len(positions)
+    if 2 * m >= n:
+        # As many walkers as samples: weigh each sample by its walkers
+        # instead of gathering their rows (the same products, no copy).
+        return moment_product(Z, np.bincount(positions, minlength=n) / m, Delta)
     out = np.zeros_like(Delta)
-    for rows in row_blocks(len(positions), Z.shape[1]):
+    for rows in row_blocks(m, Z.shape[1]):
         B = Z[positions[rows]]
         out += B.T @ (B @ Delta)
-    return out / len(positions)
+    return out / m
 
 
 def stopping_statistics(V, G, theta, eigenvalues, k):
@@ -180,12 +186,18 @@ class _AnchoredWalkers:
             # expected batch; the full per-unit step on it.
             CW, steps = self.G, self.steps
             self.walkers.reborn(self.rng)
-        else:
-            positions = self.walkers.move(self.walk_steps, self.rng)
-            CW = batch_product(self.Z, positions, self.W - self.V) + self.G
-            steps = self.rate * self.walker_steps
-        update = CW - self.W @ self._normaliser(self.W.T @ CW)
-        self.W = orthonormalize(self.W + update * steps)
+            update = CW - self.W @ self._normaliser(self.W.T @ CW)
+            self.W = orthonormalize(self.W + update * steps)
+            return True
+        # The walkers drive the leading units only (the extra ones serve the
+        # Ritz rotation at the anchors): the products are on k columns.
+        k = self.k
+        positions = self.walkers.move(self.walk_steps, self.rng)
+        W = self.W[:, :k]
+        CW = batch_product(self.Z, positions, W - self.V[:, :k]) + self.G[:, :k]
+        update = CW - W @ self._normaliser(W.T @ CW)
+        self.W = orthonormalize(np.hstack([W + update * (self.rate * self.walker_steps[:k]),
+                                           self.W[:, k:]]))
         return True
 
     def check(self, t):
