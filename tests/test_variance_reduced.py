@@ -155,6 +155,18 @@ def test_twelve_orders_of_magnitude():
         assert np.all(cos > 0.99), (k, cos)
 
 
+def test_one_feature_a_million_times_larger():
+    """wine with one feature scaled by 1e6 (variances 12 orders apart): the
+    second and later components are PCA's too."""
+    from sklearn.datasets import load_wine
+
+    X = load_wine().data.copy()
+    X[:, 3] *= 1e6
+    emb = CoupledFlowEmbedding(3, random_state=0).fit(X)
+    cos = np.abs(np.sum(emb.components_ * PCA(3).fit(X).components_, axis=1))
+    assert np.all(cos > 0.99), cos
+
+
 def test_default_fit_on_digits():
     """The default estimator on digits (k=10): the variance-reduced walkers,
     converged, deficit <= 1e-3 and within sqrt(1e-3) rad of PCA (the gap at
