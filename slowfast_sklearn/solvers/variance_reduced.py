@@ -133,8 +133,6 @@ class _AnchoredWalkers:
     stopping statistics are exact.
     """
 
-    label = "deficit"
-
     def __init__(self, Z, pi, walkers, eigenvalues, *, n_components, units, rule,
                  learning_rate, lifetime, walk_steps, tol, rng, weights_init=None):
         d = Z.shape[1]
