@@ -146,10 +146,27 @@ def sparse_second_moment(X, base, weights=None, exponent=0, columns=None, first=
         mass = float(np.sum(weights))
         SW = sp.diags_array(np.asarray(weights, dtype=np.float64)) @ S
         s = S.T @ weights
-    G = (S.T @ SW).toarray()
-    C = G - np.outer(s, b) - np.outer(b, s) + mass * np.outer(b, b)
-    C = (C + C.T) / 2
+    C = (S.T @ SW).toarray()
+    del SW
+    # The centring is the rank-2 update u b^T + b u^T, u = s - mass b / 2,
+    # applied (and C symmetrised) in row blocks: no d x d temporary.
+    u = s - 0.5 * mass * b
+    _symmetric_rank2_update(C, u, b)
     return (C, s - mass * b) if first else C
+
+
+def _symmetric_rank2_update(C, u, b, block=256):
+    """``C <- (C + C^T) / 2 - u b^T - b u^T`` in place, by row blocks."""
+    d = C.shape[0]
+    for start in range(0, d, block):
+        rows = slice(start, min(start + block, d))
+        for other in range(start, d, block):
+            cols = slice(other, min(other + block, d))
+            # Each part is exactly symmetric on the diagonal blocks.
+            M = 0.5 * (C[rows, cols] + C[cols, rows].T)
+            M -= np.multiply.outer(u[rows], b[cols]) + np.multiply.outer(b[rows], u[cols])
+            C[rows, cols] = M
+            C[cols, rows] = M.T
 
 
 def projected_moment(Z, pi, Q):
@@ -507,7 +524,11 @@ def stream_from_moments(base, n_samples, C, first, columns, exponent):
     n = n_samples
     block = np.ix_(columns, columns)
     with np.errstate(over="ignore", under="ignore"):
-        state["wscatter"][block] = np.ldexp(C, 2 * exponent) * n
+        if np.all(columns):  # in place: no d x d temporary
+            np.ldexp(C, 2 * exponent, out=state["wscatter"])
+            state["wscatter"] *= n
+        else:
+            state["wscatter"][block] = np.ldexp(C, 2 * exponent) * n
         if first is not None:
             state["wsum"][columns] = np.ldexp(first, exponent) * n
     state.update(count=n, weight=float(n))
