@@ -850,18 +850,18 @@ class CoupledFlowEmbedding(
             dimension; for ``"euclidean"`` ``V = components_`` and
             ``dim = n_features``).
 
+        See Also
+        --------
+        get_precision : Its inverse.
+        score_samples : The Gaussian log-density with this covariance.
+        sklearn.decomposition.PCA.get_covariance : The same model for PCA.
+
         Notes
         -----
         The model does not depend on ``whiten``, which rescales the features
         only.  scikit-learn's PCA (1.9) scales its components by
         ``sqrt(explained_variance_)`` here when ``whiten=True``; this equals
         ``PCA(whiten=False).get_covariance()`` at ``temperature=1``.
-
-        See Also
-        --------
-        get_precision : Its inverse.
-        score_samples : The Gaussian log-density with this covariance.
-        sklearn.decomposition.PCA.get_covariance : The same model for PCA.
 
         References
         ----------
@@ -961,6 +961,12 @@ class CoupledFlowEmbedding(
             model is singular its variances are raised to ``1e-12`` times
             their total first (see :meth:`get_precision`), so that the
             density exists.
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is sparse (dense input only, as PCA's): densify a batch
+            at a time.
 
         See Also
         --------
