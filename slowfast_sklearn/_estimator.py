@@ -13,6 +13,7 @@ from itertools import groupby
 from numbers import Integral, Real
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import linalg
 from sklearn.base import (
     BaseEstimator,
@@ -28,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._hebbian import RULES
 from ._moments import ritz_axes
 from ._prepare import Plan, prepare, prepare_batch
+from ._rows import canonical_sparse
 from .fast import FAST_PROCESSES
 from .geometry import GEOMETRIES, MANIFOLDS, is_matrix_manifold, resolve_geometry
 from .solvers import SOLVERS, RunParams, resolve_solver
@@ -62,13 +64,19 @@ class CoupledFlowEmbedding(
 
     Parameters
     ----------
-    n_components : int, float or None, default=2
+    n_components : int, float, "mle" or None, default=2
         Number of features to learn, ``k``.  An int must not exceed
         ``min(n_samples, dim)`` (``dim = n_features`` on flat data).  None
         learns ``min(n_samples, dim)`` of them.  A float in ``(0, 1)`` learns
         the fewest whose share of the variance under the spatial measure
         exceeds it, read off the eigenvalues of ``C_pi`` (as
-        :class:`~sklearn.decomposition.PCA` does with a float).
+        :class:`~sklearn.decomposition.PCA` does with a float: a float equal
+        to a cumulative ratio, up to 1e-12, is not exceeded by it, so the
+        next component is taken too).  ``"mle"`` chooses ``k`` by Minka's
+        (2000) evidence on the spectrum of ``C_pi`` (Bessel-corrected, with
+        the measure's effective sample size), as PCA's ``"mle"`` (which
+        needs ``n_samples >= dim``).  Floats and ``"mle"`` work with
+        :meth:`fit` only.
     manifold : {"euclidean", "hypersphere", "poincare_ball", "spd"} or \
             geomstats space, default="euclidean"
         Space the samples live in.  Tangent coordinates are taken at the
@@ -144,7 +152,8 @@ class CoupledFlowEmbedding(
 {solver_tol}
     whiten : bool, default=False
         Divide the features by ``sqrt(explained_variance_)`` so that they
-        have unit variance under the spatial measure.
+        have unit variance under the spatial measure.  It changes the
+        features only, not the probabilistic model (:meth:`score`).
     random_state : int, RandomState instance or None, default=None
         Seed of the only random generator used (walker moves, initial
         weights).  Pass an int for reproducible results.
@@ -169,7 +178,10 @@ class CoupledFlowEmbedding(
         ``FrechetMean`` with a tightened optimiser on curved manifolds).
     n_components_ : int
         Number of components learned (``n_components`` resolved when it is
-        None or a float).
+        None, a float or ``"mle"``).
+    n_samples_ : int
+        Number of training samples (after :meth:`partial_fit`, the running
+        total, as ``n_samples_seen_``).
     n_samples_seen_ : int
         Samples learned from: ``n_samples`` after :meth:`fit`, then the
         running total over :meth:`partial_fit` calls, which continue from a
@@ -182,9 +194,20 @@ class CoupledFlowEmbedding(
         subspaces agree).
     explained_variance_ratio_ : ndarray of shape (n_components,)
         ``explained_variance_`` over the total variance.
+    singular_values_ : ndarray of shape (n_components,)
+        ``sqrt((n_eff - 1) * explained_variance_)``, ``n_eff = 1 /
+        sum(pi**2)`` the spatial measure's effective sample size: the
+        singular values of the rows ``sqrt(n_eff * pi_i) * z_i`` (tangent
+        coordinates ``z_i`` at ``mean_``) along the components.  At
+        ``temperature=1`` ``n_eff = n_samples`` and these are
+        :class:`~sklearn.decomposition.PCA`'s, the singular values of the
+        centred data; under a tempered measure they describe the data
+        reweighted to ``pi`` at the same effective size.
     noise_variance_ : float
         Mean variance outside the learned subspace (as in probabilistic PCA;
-        used by :meth:`score`).
+        used by :meth:`score`): the total variance left over, divided by
+        ``min(n_samples, dim) - n_components_`` as in PCA, and exactly 0
+        when ``n_components_`` reaches ``min(n_samples, dim)``.
     stationary_measure_ : ndarray of shape (n_samples_fit,)
         Exact stationary law ``pi`` of the walk on the training samples: the
         spatial measure the weights learn from (``kernel="graph"``).  For
@@ -264,6 +287,7 @@ class CoupledFlowEmbedding(
         "n_components": [
             Interval(Integral, 1, None, closed="left"),
             Interval(RealNotInt, 0, 1, closed="neither"),
+            StrOptions({"mle"}),
             None,
         ],
         # A geomstats space object is accepted; defaults stay strings so that
@@ -329,10 +353,16 @@ class CoupledFlowEmbedding(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, p, p)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) \
+                or (n_samples, p, p)
             Training samples, points of ``manifold`` (the 3-D layout for
             ``"spd"`` only).  float32 input gives
             float32 attributes and outputs; the dynamics run in float64.
+            scipy.sparse input (CSR or CSC, matrices or arrays; other
+            formats are converted to CSR) is taken on
+            ``manifold="euclidean"`` without densifying it, as PCA does:
+            implicit centring of ``C_pi``, the walkers read densified row
+            batches, the neighbours are searched on the sparse rows.
         y : None
             Ignored.
 
@@ -350,10 +380,10 @@ class CoupledFlowEmbedding(
             samples are identical; if a sample is off the manifold (the
             message names the manifold and the largest deviation); on the
             sphere, if the samples' Frechet mean is not unique (extrinsic mean
-            0) or a sample lies at the antipode of the mean.
+            0) or a sample lies at the antipode of the mean; if
+            ``n_components="mle"`` and ``n_samples < dim``.
         TypeError
-            If ``X`` is a sparse matrix (as for scikit-learn's dense-only
-            estimators); densify it first.
+            If ``X`` is sparse and ``manifold`` is curved; densify it first.
 
         Warns
         -----
@@ -391,8 +421,8 @@ class CoupledFlowEmbedding(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training samples.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training samples (sparse as in :meth:`fit`).
         y : None
             Ignored.
 
@@ -404,6 +434,8 @@ class CoupledFlowEmbedding(
         Raises
         ------
         ValueError
+            As :meth:`fit`.
+        TypeError
             As :meth:`fit`.
 
         See Also
@@ -425,9 +457,7 @@ class CoupledFlowEmbedding(
         return self._project(X)
 
     def _fit(self, X):
-        X = validate_data(
-            self, self._flatten(X), dtype=[np.float64, np.float32], ensure_min_samples=2
-        )
+        X = self._validate(X, reset=True, ensure_min_samples=2)
         solver = resolve_solver(self.solver, self.rule, FAST_PROCESSES[self.kernel],
                                 self.walker_lifetime)
         rng = check_random_state(self.random_state)
@@ -436,15 +466,28 @@ class CoupledFlowEmbedding(
         tasks = _CheckpointTasks(self, X, solver.checkpoints(params))
         result = solver.run(problem, replace(params, checkpoint=tasks))
         self._warn_dynamics(result, solver)
-        self._store(problem, result)
+        self._store(problem, result, problem.n_samples)
         self.solver_ = solver.name
         self.walker_lifetime_ = params.walker_lifetime if solver.runs_walkers else None
         self.stationary_measure_ = problem.measure
         # partial_fit continues from here, as after IncrementalPCA.fit.
         self._set_stream(problem.stream())
-        self.n_samples_seen_ = problem.n_samples
+        self.n_samples_seen_ = self.n_samples_ = problem.n_samples
         tasks.close()
         return X
+
+    def _validate(self, X, reset, **options):
+        """``validate_data`` taking scipy.sparse input on flat data (as PCA's,
+        CSR or CSC; returned as a canonical sparse array)."""
+        flat = _is_flat(self.manifold)
+        if sp.issparse(X) and not flat:
+            raise TypeError(
+                f"Sparse input is supported with manifold='euclidean' only; manifold="
+                f"{self.manifold!r} needs dense points. Convert X with X.toarray()."
+            )
+        X = validate_data(self, self._flatten(X), dtype=[np.float64, np.float32], reset=reset,
+                          accept_sparse=("csr", "csc") if flat else False, **options)
+        return canonical_sparse(X) if sp.issparse(X) else X
 
     def _plan(self, solver):
         return Plan(self.manifold, FAST_PROCESSES[self.kernel], solver, self.temperature,
@@ -468,8 +511,9 @@ class CoupledFlowEmbedding(
             weights_init=weights_init,
         )
 
-    def _store(self, problem, result):
-        """Turn the learned subspace into the fitted attributes (as PCA's)."""
+    def _store(self, problem, result, n_samples):
+        """Turn the learned subspace into the fitted attributes (as PCA's);
+        ``n_samples`` is the number of samples learned from."""
         geometry, moments, k = problem.geometry, problem.moments, problem.k
         dtype = problem.X.dtype
         W, ritz_values = ritz_axes(moments, result.subspace, problem.active, k)
@@ -486,7 +530,13 @@ class CoupledFlowEmbedding(
         self.n_components_ = k
         self.explained_variance_ = explained.astype(dtype, copy=False)
         self.explained_variance_ratio_ = (ritz_values / problem.total).astype(dtype, copy=False)
-        rest = geometry.dim - k
+        with np.errstate(over="ignore"):
+            singular = np.sqrt(ritz_values * moments.unit * problem.n_eff)
+        self.singular_values_ = singular.astype(dtype, copy=False)
+        # As PCA: the variance left over, spread over the directions a sample
+        # of this size can span; none left once k reaches that rank (not
+        # the rounding of a subtraction).
+        rest = min(n_samples, geometry.dim) - k
         self.noise_variance_ = (
             float(max(problem.total_variance - explained.sum(), 0.0) / rest) if rest > 0 else 0.0
         )
@@ -517,8 +567,11 @@ class CoupledFlowEmbedding(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
             One batch; the first must hold at least ``n_components`` samples.
+            A sparse batch (CSR or CSC) is summed by implicit centring, not
+            densified (:class:`~sklearn.decomposition.IncrementalPCA`'s
+            ``partial_fit`` refuses sparse input).
         y : None
             Ignored.
 
@@ -530,9 +583,11 @@ class CoupledFlowEmbedding(
         Raises
         ------
         ValueError
-            If ``manifold`` is not "euclidean"; if the first batch is smaller
-            than ``n_components``; if a later batch has a different number of
-            features; or for bad values as :meth:`fit`.
+            If ``manifold`` is not "euclidean"; if ``n_components`` exceeds
+            ``n_features``, or the first batch is smaller than
+            ``n_components``; if ``n_components`` is a float or ``"mle"``;
+            if a later batch has a different number of features; or for bad
+            values as :meth:`fit`.
 
         See Also
         --------
@@ -570,20 +625,20 @@ class CoupledFlowEmbedding(
                 "use fit for curved manifolds."
             )
         first_pass = not hasattr(self, "components_")
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first_pass)
+        X = self._validate(X, reset=first_pass)
         k = self._batch_components(X.shape, first_pass)
         rng = check_random_state(self.random_state)
         problem, state = prepare_batch(
             X, self._get_stream(), self._plan(_STREAM_SOLVER), k, _STREAM_SOLVER
         )
         self._set_stream(state)
-        self.n_samples_seen_ = state["count"]
+        self.n_samples_seen_ = self.n_samples_ = state["count"]
         start = None if first_pass else self.weights_
         params = self._run_params(_STREAM_SOLVER, k, rng, None, weights_init=start)
         tasks = _CheckpointTasks(self, X, _STREAM_SOLVER.checkpoints(params))
         result = _STREAM_SOLVER.run(problem, replace(params, checkpoint=tasks))
         self._warn_dynamics(result, _STREAM_SOLVER)
-        self._store(problem, result)
+        self._store(problem, result, state["count"])
         self.solver_, self.walker_lifetime_ = _STREAM_SOLVER.name, None
         tasks.close()
         return self
@@ -593,21 +648,25 @@ class CoupledFlowEmbedding(
         n, d = shape
         k = self.n_components
         if k is not None and not isinstance(k, Integral):
+            what = "Minka's MLE" if k == "mle" else "a share of the variance"
             raise ValueError(
-                f"n_components={k} (a share of the variance) needs the whole data "
+                f"n_components={k!r} ({what}) needs the whole data "
                 "set's spectrum: use fit, or an int n_components with partial_fit."
             )
         if k is None:
             # As IncrementalPCA: all components the first batch can carry.
             k = self.n_components_ if not first_pass else min(n, d)
         k = int(k)
+        # The features first: no batch size makes k > n_features possible.
+        if k > d:
+            raise ValueError(
+                f"n_components={k} must be at most n_features={d}; lower n_components."
+            )
         if first_pass and n < k:
             raise ValueError(
                 f"n_components={k} must be at most the first batch's n_samples={n}; "
                 "pass a larger first batch."
             )
-        if k > d:
-            raise ValueError(f"n_components={k} must be at most n_features={d}.")
         if not first_pass and k != self.n_components_:
             raise ValueError(
                 f"n_components={k} differs from the {self.n_components_} components "
@@ -681,8 +740,12 @@ class CoupledFlowEmbedding(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, p, p)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) \
+                or (n_samples, p, p)
             Points of ``manifold`` (the 3-D layout for ``"spd"`` only).
+            Sparse input (``manifold="euclidean"``) is projected as PCA
+            does, ``X @ components_.T - mean_ @ components_.T``, without
+            densifying it.
 
         Returns
         -------
@@ -697,6 +760,8 @@ class CoupledFlowEmbedding(
             If ``X`` has the wrong number of features or bad values, or a
             point is off the manifold (the message names the manifold and the
             largest deviation) or at the sphere's cut locus of ``mean_``.
+        TypeError
+            If ``X`` is sparse and ``manifold`` is curved.
         sklearn.exceptions.NotFittedError
             If the estimator is not fitted.
 
@@ -718,8 +783,7 @@ class CoupledFlowEmbedding(
         array(['coupledflowembedding0', 'coupledflowembedding1'], dtype=object)
         """
         check_is_fitted(self)
-        X = validate_data(self, self._flatten(X), dtype=[np.float64, np.float32], reset=False)
-        return self._project(X)
+        return self._project(self._validate(X, reset=False))
 
     def _flatten(self, X):
         """SPD input as (n, p, p) arrays becomes rows of p * p entries."""
@@ -736,9 +800,15 @@ class CoupledFlowEmbedding(
 
     def _project(self, X):
         geometry = resolve_geometry(self.manifold, self.n_features_in_)
-        geometry.check_points(X)
-        Z = geometry.log(X, self.mean_.astype(np.float64))
-        X_new = (Z @ self._frame_components(geometry).T).astype(X.dtype, copy=False)
+        if sp.issparse(X):
+            # Flat data: centred after the projection, as PCA does.
+            V = self._frame_components(geometry)
+            X_new = X @ V.T - self.mean_.astype(np.float64) @ V.T
+            X_new = X_new.astype(X.dtype, copy=False)
+        else:
+            geometry.check_points(X)
+            Z = geometry.log(X, self.mean_.astype(np.float64))
+            X_new = (Z @ self._frame_components(geometry).T).astype(X.dtype, copy=False)
         if self.whiten:
             X_new /= np.sqrt(np.maximum(self.explained_variance_, np.finfo(X.dtype).tiny))
         return X_new
@@ -804,8 +874,16 @@ class CoupledFlowEmbedding(
 
         See Also
         --------
+        get_precision : Its inverse.
         score_samples : The Gaussian log-density with this covariance.
         sklearn.decomposition.PCA.get_covariance : The same model for PCA.
+
+        Notes
+        -----
+        The model does not depend on ``whiten``, which rescales the features
+        only.  scikit-learn's PCA (1.9) scales its components by
+        ``sqrt(explained_variance_)`` here when ``whiten=True``; this equals
+        ``PCA(whiten=False).get_covariance()`` at ``temperature=1``.
 
         References
         ----------
@@ -832,6 +910,62 @@ class CoupledFlowEmbedding(
         cov.flat[:: cov.shape[0] + 1] += self.noise_variance_
         return cov
 
+    def get_precision(self):
+        """Precision (inverse covariance) of the probabilistic PCA model.
+
+        Returns
+        -------
+        precision : ndarray of shape (dim, dim)
+            The inverse of :meth:`get_covariance`, from its eigenvalues:
+            ``V.T @ diag(1 / max(explained_variance_, noise_variance_) -
+            1 / noise_variance_) @ V + I / noise_variance_`` (as PCA's
+            matrix inversion lemma).  Where the model is singular (its
+            variances, ``explained_variance_`` along the components and
+            ``noise_variance_`` across them, below ``1e-12`` times their
+            total: full-rank ``n_components_`` on rank-deficient data, or
+            ``noise_variance_ = 0`` with ``n_components_ < dim``), those
+            variances are raised to that floor first, as in
+            :meth:`score_samples` (PCA returns the inverse of a singular
+            matrix there).
+
+        See Also
+        --------
+        get_covariance : The covariance this inverts.
+        sklearn.decomposition.PCA.get_precision : The same for PCA.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.datasets import load_iris
+        >>> from slowfast_sklearn import CoupledFlowEmbedding
+        >>> X, _ = load_iris(return_X_y=True)
+        >>> emb = CoupledFlowEmbedding(n_components=2, solver="averaged").fit(X)
+        >>> bool(np.allclose(emb.get_precision() @ emb.get_covariance(), np.eye(4)))
+        True
+        """
+        check_is_fitted(self)
+        V = self._frame_components(resolve_geometry(self.manifold, self.n_features_in_))
+        variances, noise, _ = self._model_variances(V.shape[1])
+        if len(variances) == V.shape[1]:  # no direction across the components
+            return (V.T / variances) @ V
+        precision = (V.T * (1.0 / variances - 1.0 / noise)) @ V
+        precision.flat[:: precision.shape[0] + 1] += 1.0 / noise
+        return precision
+
+    def _model_variances(self, dim):
+        """The model's variances along the components (``max(explained,
+        noise)``) and across them, raised to ``1e-12`` times their total
+        where they fall below it, and whether any was (a singular model)."""
+        noise = float(self.noise_variance_)
+        variances = np.maximum(self.explained_variance_.astype(np.float64), noise)
+        total = float(np.sum(variances)) + (dim - len(variances)) * noise
+        floor = 1e-12 * max(total, np.finfo(np.float64).tiny)
+        across = len(variances) < dim
+        singular = bool(variances.min() < floor or (across and noise < floor))
+        if across:
+            noise = max(noise, floor)
+        return np.maximum(variances, floor), noise, singular
+
     def score_samples(self, X):
         """Log-likelihood of each sample under the probabilistic PCA model.
 
@@ -844,9 +978,17 @@ class CoupledFlowEmbedding(
         -------
         log_likelihood : ndarray of shape (n_samples,)
             Gaussian log-density (Tipping & Bishop 1999) of the tangent
-            coordinates at ``mean_`` with covariance :meth:`get_covariance`;
-            the noise variance is floored at ``1e-12`` times the total
-            variance so that the density exists when the subspace is full.
+            coordinates at ``mean_`` with covariance :meth:`get_covariance`
+            (PCA's at ``temperature=1``, whatever ``whiten``); where that
+            model is singular its variances are raised to ``1e-12`` times
+            their total first (see :meth:`get_precision`), so that the
+            density exists.
+
+        Raises
+        ------
+        TypeError
+            If ``X`` is sparse (dense input only, as PCA's): densify a batch
+            at a time.
 
         See Also
         --------
@@ -872,9 +1014,13 @@ class CoupledFlowEmbedding(
         geometry = resolve_geometry(self.manifold, self.n_features_in_)
         geometry.check_points(X)
         Z = geometry.log(X, self.mean_.astype(np.float64))
-        cov = self.get_covariance()
-        floor = 1e-12 * max(np.trace(cov), np.finfo(np.float64).tiny)
-        cov.flat[:: cov.shape[0] + 1] += floor
+        V = self._frame_components(geometry)
+        variances, noise, singular = self._model_variances(V.shape[1])
+        if singular:
+            cov = (V.T * (variances - noise)) @ V
+            cov.flat[:: cov.shape[0] + 1] += noise
+        else:
+            cov = self.get_covariance()
         chol = linalg.cholesky(cov, lower=True)
         half = linalg.solve_triangular(chol, Z.T, lower=True)
         logdet = 2.0 * np.sum(np.log(np.diag(chol)))
@@ -888,6 +1034,13 @@ class CoupledFlowEmbedding(
         when no downstream estimator is given: as for
         :meth:`sklearn.decomposition.PCA.score`, the mean of
         :meth:`score_samples` (probabilistic PCA, Tipping & Bishop 1999).
+        At ``temperature=1`` it equals ``PCA(whiten=False).score`` for the
+        same subspace, with or without ``whiten``: whitening rescales the
+        features, not the model of ``X``.  scikit-learn's
+        ``PCA(whiten=True).score`` differs (1.9): its covariance scales the
+        components by ``sqrt(explained_variance_)``, a matrix in squared
+        variance units that is not the covariance of ``X`` (scikit-learn
+        issue #13898).
 
         Parameters
         ----------
@@ -930,6 +1083,7 @@ class CoupledFlowEmbedding(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = _is_flat(self.manifold)
         return tags
 
 
@@ -974,6 +1128,17 @@ class _CheckpointTasks:
         self.root.call_on_fit_task_end(
             estimator=self.estimator, X=self.X, reconstruction_attributes={}
         )
+
+
+def _is_flat(manifold):
+    """Whether ``manifold`` (a string or a geomstats space) is flat space."""
+    if isinstance(manifold, str):
+        return manifold in GEOMETRIES and GEOMETRIES[manifold].flat
+    try:
+        return any(cls.flat and cls.from_space(manifold) is not None
+                   for cls in GEOMETRIES.values())
+    except ImportError:  # pragma: no cover - a geomstats space without geomstats
+        return False
 
 
 def _check_features(X, n_components):

@@ -5,7 +5,8 @@ two small holders) on arrays and row views (:mod:`~slowfast_sklearn._rows`),
 each reading the coordinates in bounded row blocks.
 
 * :func:`second_moment` builds ``C = sum_i w_i z_i z_i^T`` in one pass (and,
-  on request, ``sum_i w_i z_i`` in the same pass);
+  on request, ``sum_i w_i z_i`` in the same pass); :func:`sparse_second_moment`
+  does so for scipy.sparse input by implicit centring;
 * :func:`top_eigenvalues` reads the top of its spectrum (dense ``eigh`` or
   Lanczos on an implicit operator);
 * :class:`DenseMoments` and :class:`SampleMoments` hold ``C_pi`` for the
@@ -16,20 +17,23 @@ each reading the coordinates in bounded row blocks.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import linalg
 
-from ._rows import row_blocks
+from ._rows import row_blocks, sparse_float64
 
 __all__ = [
     "DenseMoments",
     "SampleMoments",
     "accumulate",
+    "components_by_mle",
     "components_for_share",
     "empty_stream",
     "moment_product",
     "projected_moment",
     "ritz_axes",
     "second_moment",
+    "sparse_second_moment",
     "stream_from_moments",
     "stream_moment",
     "top_eigenvalues",
@@ -101,6 +105,71 @@ def second_moment(X, base, weights=None, block_bytes=2**23, exponent=0, columns=
     return (C, m) if first else C
 
 
+def sparse_second_moment(X, base, weights=None, exponent=0, columns=None, first=False):
+    """:func:`second_moment` of a scipy.sparse ``X``, without densifying it.
+
+    Implicit centring, as scikit-learn's PCA does on sparse input:
+    ``C = S^T diag(w) S - s b^T - b s^T + (sum_i w_i) b b^T`` with ``S`` the
+    (scaled) sparse samples and ``s = S^T w``; the products are sparse, only
+    the ``d x d`` result is dense.  Digits are lost where the base point is
+    large against the spread (the dense path centres each block first).
+
+    Parameters
+    ----------
+    X : scipy sparse array of shape (n_samples, n_features), CSR or CSC
+    base : ndarray of shape (n_features,)
+    weights : ndarray of shape (n_samples,), default=None
+        Weights (masses); uniform ``1 / n`` when None.
+    exponent : int, default=0
+        ``z_i = (x_i - b) * 2**-exponent``, scaled before anything is
+        squared.
+    columns : ndarray of bool of shape (n_features,), default=None
+        Features to keep; all when None.
+    first : bool, default=False
+        Also return ``sum_i w_i z_i``.
+
+    Returns
+    -------
+    C : ndarray of shape (dim, dim)
+    m : ndarray of shape (dim,)
+        Only when ``first`` is True.
+    """
+    n = X.shape[0]
+    S = sparse_float64(X, columns, exponent)
+    b = np.broadcast_to(np.asarray(base, dtype=np.float64), (X.shape[1],))
+    if columns is not None and not np.all(columns):
+        b = b[columns]
+    b = np.ldexp(b, -exponent)
+    if weights is None:
+        mass, SW = 1.0, S / n
+        s = np.asarray(SW.sum(axis=0)).ravel()
+    else:
+        mass = float(np.sum(weights))
+        SW = sp.diags_array(np.asarray(weights, dtype=np.float64)) @ S
+        s = S.T @ weights
+    C = (S.T @ SW).toarray()
+    del SW
+    # The centring is the rank-2 update u b^T + b u^T, u = s - mass b / 2,
+    # applied (and C symmetrised) in row blocks: no d x d temporary.
+    u = s - 0.5 * mass * b
+    _symmetric_rank2_update(C, u, b)
+    return (C, s - mass * b) if first else C
+
+
+def _symmetric_rank2_update(C, u, b, block=256):
+    """``C <- (C + C^T) / 2 - u b^T - b u^T`` in place, by row blocks."""
+    d = C.shape[0]
+    for start in range(0, d, block):
+        rows = slice(start, min(start + block, d))
+        for other in range(start, d, block):
+            cols = slice(other, min(other + block, d))
+            # Each part is exactly symmetric on the diagonal blocks.
+            M = 0.5 * (C[rows, cols] + C[cols, rows].T)
+            M -= np.multiply.outer(u[rows], b[cols]) + np.multiply.outer(b[rows], u[cols])
+            C[rows, cols] = M
+            C[cols, rows] = M.T
+
+
 def projected_moment(Z, pi, Q):
     """``Q^T C_pi Q`` for ``C_pi = Z^T diag(pi) Z``, by row blocks.
 
@@ -116,6 +185,8 @@ def projected_moment(Z, pi, Q):
     M : ndarray of shape (k, k)
         Symmetric positive semi-definite.
     """
+    if hasattr(Z, "projected_moment"):  # a view that computes it without reading rows
+        return Z.projected_moment(pi, Q)
     M = np.zeros((Q.shape[1], Q.shape[1]))
     for rows in row_blocks(*Z.shape):
         Y = Z[rows] @ Q
@@ -156,6 +227,8 @@ def weighted_total(Z, pi):
     -------
     total : float
     """
+    if hasattr(Z, "weighted_total"):  # a view that computes it without reading rows
+        return Z.weighted_total(pi)
     total = 0.0
     for rows in row_blocks(*Z.shape):
         B = Z[rows]
@@ -187,7 +260,9 @@ def top_eigenvalues(Z, pi, k, rng=None, C=None):
     rng : numpy.random.Generator, default=None
         Draws Lanczos' start vector; a fixed seed when None.
     C : ndarray of shape (d, d), default=None
-        ``C_pi`` when already computed (dense case only).
+        ``C_pi`` when already computed.  Above the dense size, Lanczos then
+        runs on ``C`` rather than on the rows (sparse input, whose rows are
+        dear to read).
 
     Returns
     -------
@@ -203,6 +278,9 @@ def top_eigenvalues(Z, pi, k, rng=None, C=None):
 
     if rng is None:
         rng = np.random.default_rng(0)
+    if C is not None:
+        vals = eigsh(C, k=k, which="LA", return_eigenvectors=False, v0=rng.standard_normal(d))
+        return np.clip(np.sort(vals)[::-1], 0.0, None)
 
     def matvec(v):
         out = np.zeros(d)
@@ -216,10 +294,21 @@ def top_eigenvalues(Z, pi, k, rng=None, C=None):
     return np.clip(np.sort(vals)[::-1], 0.0, None)
 
 
+#: Cumulative ratios within this of a float ``n_components`` count as equal
+#: to it (two exact eigensolvers' ratios differ by about 1e-15).
+SHARE_TIE = 1e-12
+
+
 def components_for_share(eigenvalues, share):
     """Fewest leading eigenvalues whose share of the total exceeds ``share``.
 
-    As :class:`~sklearn.decomposition.PCA` with a float ``n_components``.
+    As :class:`~sklearn.decomposition.PCA` with a float ``n_components``
+    (``searchsorted(..., side="right") + 1`` on the cumulative ratios,
+    scikit-learn #15669): a share equal to a cumulative ratio is not
+    exceeded by it, so one more component is taken.  "Equal" is up to
+    :data:`SHARE_TIE`, so that a share copied from PCA's (or this
+    estimator's) cumulative ``explained_variance_ratio_`` picks the same
+    count although the spectra differ in their last digits.
 
     Parameters
     ----------
@@ -234,8 +323,38 @@ def components_for_share(eigenvalues, share):
         Between 1 and ``d``.
     """
     eigenvalues = np.clip(eigenvalues, 0.0, None)
-    cumulative = np.cumsum(eigenvalues) / eigenvalues.sum()
-    return int(min(np.searchsorted(cumulative, share, side="right") + 1, len(eigenvalues)))
+    cumulative = np.cumsum(eigenvalues / eigenvalues.sum())
+    k = np.searchsorted(cumulative, share + SHARE_TIE, side="right") + 1
+    return int(min(k, len(eigenvalues)))
+
+
+def components_by_mle(spectrum, n_samples):
+    """Minka's (2000) choice of ``k``, as PCA's ``n_components="mle"``.
+
+    Parameters
+    ----------
+    spectrum : ndarray of shape (d,)
+        All ``d`` eigenvalues of the covariance in the data's units
+        (descending; the thresholds of Minka's evidence are absolute).
+    n_samples : float
+        Sample size (the effective one under a tempered measure).
+
+    Returns
+    -------
+    k : int
+        Between 1 and ``d - 1`` (1 when every eigenvalue is below 1e-15).
+
+    References
+    ----------
+    .. [1] T. P. Minka, "Automatic choice of dimensionality for PCA", NIPS
+       2000, 598-604.
+    """
+    # scikit-learn's own implementation (private, stable in 1.6-1.9).
+    from sklearn.decomposition._pca import _infer_dimension
+
+    if len(spectrum) < 2:
+        return 1
+    return max(1, int(_infer_dimension(np.asarray(spectrum, dtype=np.float64), n_samples)))
 
 
 class SampleMoments:
@@ -375,7 +494,9 @@ def accumulate(state, X, weights):
     ----------
     state : dict
         From :func:`empty_stream`; updated in place.
-    X : ndarray of shape (n, d)
+    X : ndarray or scipy sparse array of shape (n, d)
+        A sparse batch is summed by implicit centring
+        (:func:`sparse_second_moment`).
     weights : ndarray of shape (n,)
         Masses of the samples, summing to the batch's size.
     """
@@ -383,6 +504,13 @@ def accumulate(state, X, weights):
     n = X.shape[0]
     state["count"] += n
     state["weight"] += n
+    if sp.issparse(X):
+        # Implicit centring: sums of the values, then the reference taken off.
+        state["sum"] += np.asarray(X.sum(axis=0), dtype=np.float64).ravel() - n * reference
+        wscatter, wsum = sparse_second_moment(X, reference, weights=weights, first=True)
+        state["wsum"] += wsum
+        state["wscatter"] += wscatter
+        return
     for rows in row_blocks(*X.shape):
         block = np.subtract(X[rows], reference, dtype=np.float64)
         state["sum"] += block.sum(axis=0)
@@ -418,7 +546,11 @@ def stream_from_moments(base, n_samples, C, first, columns, exponent):
     n = n_samples
     block = np.ix_(columns, columns)
     with np.errstate(over="ignore", under="ignore"):
-        state["wscatter"][block] = np.ldexp(C, 2 * exponent) * n
+        if np.all(columns):  # in place: no d x d temporary
+            np.ldexp(C, 2 * exponent, out=state["wscatter"])
+            state["wscatter"] *= n
+        else:
+            state["wscatter"][block] = np.ldexp(C, 2 * exponent) * n
         if first is not None:
             state["wsum"][columns] = np.ldexp(first, exponent) * n
     state.update(count=n, weight=float(n))

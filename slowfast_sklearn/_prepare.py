@@ -18,6 +18,13 @@ reporting, tests).  The sequence depends only on the plan:
 
 ``partial_fit`` reuses the neighbours, graph and metropolis steps for the
 tempered measure of a batch (:func:`prepare_batch`).
+
+Flat data may come as a scipy.sparse array (CSR or CSC): the coordinates
+step then makes a row view (:class:`~slowfast_sklearn._rows.SparseCentredRows`)
+instead of the centred copy, the neighbours are searched on the sparse rows
+and the moments are built by implicit centring
+(:func:`~slowfast_sklearn._moments.sparse_second_moment`); nothing of size
+``n x d`` is densified.
 """
 
 import contextlib
@@ -26,21 +33,24 @@ from dataclasses import dataclass
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import linalg
 
 from ._moments import (
     DenseMoments,
     SampleMoments,
     accumulate,
+    components_by_mle,
     components_for_share,
     dense_enough,
     empty_stream,
     second_moment,
+    sparse_second_moment,
     stream_from_moments,
     stream_moment,
     top_eigenvalues,
 )
-from ._rows import CentredRows
+from ._rows import CentredRows, SparseCentredRows
 from .fast.graph import GraphProcess, kernel_graph, metropolis_transition, stationary_law
 from .geometry import resolve_geometry
 
@@ -204,7 +214,13 @@ def _geometry(p):
     elif isinstance(k, Integral):
         k = int(k)  # a numpy integer or a bool, as PCA takes them
     else:
-        k = None  # a share of the variance: decided from C_pi's spectrum
+        if k == "mle" and n_samples < geometry.dim:
+            raise ValueError(
+                f"n_components='mle' is only supported if n_samples >= {geometry.dims_label} "
+                f"(got n_samples={n_samples}, {geometry.dims_label}={geometry.dim}), as in "
+                "PCA; pass an int or a float n_components."
+            )
+        k = None  # a share of the variance or Minka's MLE: decided from C_pi's spectrum
     if k is not None and k > min(n_samples, geometry.dim):
         raise ValueError(
             f"n_components={k} must be at most min(n_samples, {geometry.dims_label})="
@@ -244,11 +260,17 @@ def _streamed_moments(p):
     Flat data need no coordinates either: one pass over ``X`` gives the
     spreads too (the square roots of its diagonal are the features'
     standard deviations), unless the data sit near the ends of the float
-    range, where an exact power-of-two pre-scaling is found first.
+    range, where an exact power-of-two pre-scaling is found first.  Sparse
+    flat data take their scale from the columns' ranges and their moment
+    by implicit centring.
     """
     X, geometry, base = p.X, p.geometry, p.base
     floor = geometry.rounding_floor(base, X.dtype)
-    if geometry.flat:
+    if sp.issparse(X):
+        active, exponent = _sparse_ranges(p)
+        C = sparse_second_moment(X, base, exponent=exponent, columns=active)
+        p.flat_moments = (C, None, active, exponent)
+    elif geometry.flat:
         block_bytes = int(min(2**23, max(2**16, 0.02 * X.nbytes)))
         C = second_moment(X, base, block_bytes=block_bytes)
         variance = np.diag(C)
@@ -278,8 +300,45 @@ def _streamed_moments(p):
     p.active, p.exponent = active, exponent
     p.moments = DenseMoments(C, np.ldexp(1.0, 2 * exponent))
     if p.k is None:
-        p.k = components_for_share(linalg.eigvalsh(C)[::-1], p.plan.n_components)
+        p.k = _components_from_spectrum(p, linalg.eigvalsh(C)[::-1])
     p.n_units = min(p.k, int(active.sum()))
+
+
+def _components_from_spectrum(p, eigenvalues):
+    """``n_components`` from the spectrum of ``C_pi`` (moments' units,
+    descending): a share of the variance, or Minka's MLE on the
+    Bessel-corrected spectrum in the data's units, as PCA's."""
+    if p.plan.n_components != "mle":
+        return components_for_share(eigenvalues, p.plan.n_components)
+    n_eff = _effective_size(p)
+    bessel = n_eff / (n_eff - 1.0) if n_eff > 1.0 + 1e-9 else 1.0
+    spectrum = np.zeros(p.geometry.dim)  # constant features: zero variance
+    with np.errstate(over="ignore", under="ignore"):
+        spectrum[: len(eigenvalues)] = (
+            np.clip(eigenvalues, 0.0, None) * np.ldexp(1.0, 2 * p.exponent) * bessel
+        )
+    return components_by_mle(spectrum, n_eff)
+
+
+def _effective_size(p):
+    """Kish's effective sample size of the spatial measure (``n`` when uniform)."""
+    return p.n_samples if p.pi is None else 1.0 / np.sum(p.pi**2)
+
+
+def _sparse_ranges(p):
+    """Active features and the exact power-of-two scale of sparse flat data.
+
+    From the columns' ranges (implicit zeros included), which are exact:
+    the coordinates' largest magnitude is ``max(high - b, b - low)``, as
+    on the dense coordinates.
+    """
+    X, base = p.X, p.base
+    high = np.asarray(X.max(axis=0).toarray(), dtype=np.float64).ravel()
+    low = np.asarray(X.min(axis=0).toarray(), dtype=np.float64).ravel()
+    active = high - low > p.geometry.rounding_floor(base, X.dtype)
+    _require_variance(active)
+    reach = np.maximum(high - base, base - low)[active]
+    return active, int(np.frexp(reach.max())[1])
 
 
 def _coordinates(p):
@@ -291,7 +350,12 @@ def _coordinates(p):
     scale is an exact power of two, the largest coordinate landing in
     [0.5, 1): squares cannot overflow, and data near the ends of the float
     range (1e-300 or 1e150) give the run of unit-scale data, bit for bit.
+    Sparse flat data get a row view of the same coordinates instead.
     """
+    if sp.issparse(p.X):
+        p.active, p.exponent = _sparse_ranges(p)
+        p.rows = SparseCentredRows(p.X, p.base, p.active, np.ldexp(1.0, -p.exponent))
+        return
     Z = p.geometry.log(p.X, p.base)
     active = np.ptp(Z, axis=0) > p.geometry.rounding_floor(p.base, p.X.dtype)
     _require_variance(active)
@@ -321,6 +385,11 @@ def _rows_on_demand(p):
 
 def _neighbours(p):
     n_neighbors = min(p.plan.n_neighbors, p.n_samples - 1)
+    if isinstance(p.rows, SparseCentredRows):
+        # Searched on the sparse rows themselves; the view stays the rows.
+        p.neighbours = p.geometry.kneighbors(p.X, p.rows.neighbour_points(), n_neighbors)
+        p.on_demand = True
+        return
     p.neighbours = p.geometry.kneighbors(p.X, p.rows, n_neighbors)
     p.on_demand = _rows_on_demand(p)
     if p.on_demand:
@@ -354,11 +423,12 @@ def _moments(p):
     rows, pi, n_active = p.rows, p.pi, int(p.active.sum())
     with np.errstate(over="ignore"):  # an overflow is reported by the measure step
         unit = np.ldexp(1.0, 2 * p.exponent)
+    sparse = isinstance(rows, SparseCentredRows)
     if p.plan.solver.dense_moments:
-        C, first = second_moment(rows, 0.0, weights=pi, first=True)
+        C, first = _rows_moment(p)
         p.moments = DenseMoments(C, unit)
         if p.k is None:
-            p.k = components_for_share(linalg.eigvalsh(C)[::-1], p.plan.n_components)
+            p.k = _components_from_spectrum(p, linalg.eigvalsh(C)[::-1])
     else:
         # The whole spectrum (dense d x d moment) picks k from a share.
         extra = p.plan.solver.extra_eigenvalues
@@ -366,10 +436,10 @@ def _moments(p):
         dense = dense_enough(rows.shape[1], n_top)
         C = first = None
         if dense or p.geometry.flat:  # flat data: partial_fit's sums need C too
-            C, first = second_moment(rows, 0.0, weights=pi, first=True)
-        lambdas = top_eigenvalues(rows, pi, n_top, p.rng, C=C if dense else None)
+            C, first = _rows_moment(p)
+        lambdas = top_eigenvalues(rows, pi, n_top, p.rng, C=C if dense or sparse else None)
         if p.k is None:
-            p.k = components_for_share(lambdas, p.plan.n_components)
+            p.k = _components_from_spectrum(p, lambdas)
             lambdas = lambdas[:min(p.k + extra, n_active)]
         if not lambdas[0] > 0.0:
             raise ValueError(
@@ -380,7 +450,7 @@ def _moments(p):
         # Top eigenvalue 1: the dynamics' units.
         scale = 1.0 / np.sqrt(lambdas[0])
         if p.on_demand:
-            p.rows = CentredRows(p.X, p.base, p.active, np.ldexp(scale, -p.exponent))
+            p.rows = p.rows.with_scale(np.ldexp(scale, -p.exponent))
         else:
             rows *= scale
         p.lambdas = lambdas
@@ -392,10 +462,19 @@ def _moments(p):
     p.n_units = min(p.k, n_active)
 
 
+def _rows_moment(p):
+    """``(C, first)`` of the rows under ``pi``: by row blocks, or by implicit
+    centring on sparse input (the rows are ``(x - b) * 2**-exponent``)."""
+    if isinstance(p.rows, SparseCentredRows):
+        return sparse_second_moment(p.X, p.base, weights=p.pi, exponent=p.exponent,
+                                    columns=p.active, first=True)
+    return second_moment(p.rows, 0.0, weights=p.pi, first=True)
+
+
 def _measure(p):
     """Kish's effective sample size, the Bessel factor, the range of the variance."""
     n = p.n_samples
-    p.n_eff = n if p.pi is None else 1.0 / np.sum(p.pi**2)
+    p.n_eff = _effective_size(p)
     warn_few_samples(p.n_eff, n, p.plan.temperature)
     # Bessel correction with the measure's effective sample size; n / (n - 1)
     # at temperature=1, as in PCA.
@@ -458,7 +537,7 @@ def prepare_batch(X, state, plan, n_components, averaged):
 
     Parameters
     ----------
-    X : ndarray of shape (n, d)
+    X : ndarray or scipy sparse array of shape (n, d)
         The validated batch (flat data).
     state : dict or None
         The running sums so far (None before the first batch); updated in
@@ -478,13 +557,18 @@ def prepare_batch(X, state, plan, n_components, averaged):
     n = X.shape[0]
     geometry = resolve_geometry(plan.manifold, X.shape[1])
     if state is None:
-        state = empty_stream(np.mean(X, axis=0, dtype=np.float64))
+        state = empty_stream(
+            np.asarray(X.mean(axis=0, dtype=np.float64)).ravel() if sp.issparse(X)
+            else np.mean(X, axis=0, dtype=np.float64)
+        )
     if plan.temperature == 1.0 or n < 3:
         weights = np.full(n, 1.0 / n)
     else:
         batch = Problem(X, Plan(plan.manifold, GraphProcess, averaged, plan.temperature,
                                 plan.n_neighbors))
-        batch.geometry, batch.rows = geometry, X - state["reference"]
+        batch.geometry = geometry
+        batch.rows = (SparseCentredRows(X, state["reference"], None, 1.0) if sp.issparse(X)
+                      else X - state["reference"])
         for step in (_neighbours, _graph, _metropolis):
             step(batch)
         weights = batch.pi
@@ -495,7 +579,7 @@ def prepare_batch(X, state, plan, n_components, averaged):
     problem.base, C = stream_moment(state)
     problem.active = np.ones(X.shape[1], dtype=bool)
     problem.moments = DenseMoments(C)
-    count = state["count"]
+    count = problem.n_eff = state["count"]
     problem.bessel = count / (count - 1.0) if count > 1 else 1.0
     _total_variance(problem)
     problem.k = problem.n_units = n_components

@@ -138,8 +138,8 @@ def test_n_components_share_or_all(tmp_path, capsys, data, value, expected):
     est = CoupledFlowEmbedding(expected, solver="averaged", random_state=0).fit(data)
     _assert_same_features(np.load(target), est.transform(data))
     assert np.load(target).shape[1] == est.n_components_
-    expected = ("expected an int in the range [1, inf), a float in the range (0.0, 1.0) "
-                "or 'all', got")
+    expected = ("expected an int in the range [1, inf), a float in the range (0.0, 1.0), "
+                "'mle' or 'all', got")
     for bad in ("1.5", "0"):
         with pytest.raises(SystemExit) as stop:
             main(["embed", str(source), "-o", str(target), "--n-components", bad])

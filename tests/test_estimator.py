@@ -108,10 +108,12 @@ def test_bad_input_raises_value_error(X, match):
         CoupledFlowEmbedding(random_state=0, **FAST).fit(X)
 
 
-def test_sparse_input_is_rejected():
-    """Sparse input raises TypeError naming sparsity, as dense-only sklearn estimators do."""
-    with pytest.raises(TypeError, match="[Ss]parse"):
-        CoupledFlowEmbedding(random_state=0, **FAST).fit(sp.csr_matrix(_X_SMALL))
+@pytest.mark.parametrize("manifold", ["hypersphere", "poincare_ball", "spd"])
+def test_sparse_input_is_rejected_on_curved_manifolds(manifold):
+    """Sparse points of a curved manifold raise TypeError naming sparsity and the fix."""
+    X = sp.csr_matrix(np.eye(9)[:6] * 0.5)
+    with pytest.raises(TypeError, match=r"[Ss]parse.*euclidean.*toarray"):
+        CoupledFlowEmbedding(manifold=manifold, random_state=0, **FAST).fit(X)
 
 
 @pytest.mark.parametrize("shape, n_components", [((20, 4), 5), ((3, 4), 4)])

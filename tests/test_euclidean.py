@@ -46,3 +46,24 @@ def test_neighbours_come_from_the_coordinates_at_any_scale():
     full = np.linalg.norm(Z[:, None] - Z[None], axis=-1)
     np.fill_diagonal(full, np.inf)
     np.testing.assert_allclose(d, np.sort(full, axis=1)[:, :5], rtol=1e-12)
+
+
+def test_sparse_points_base_point_and_neighbours():
+    """Sparse rows: the mean (weighted or not) and scikit-learn's exact
+    search on CSR give the dense answers (distances to rounding: the sparse
+    search expands |x - y|**2)."""
+    import scipy.sparse as sp
+    from sklearn.neighbors import NearestNeighbors
+
+    X = DATA["euclidean"](300, seed=3)
+    X[np.random.default_rng(1).random(X.shape) < 0.2] = 0.0
+    assert len(np.unique(X, axis=0)) == 300  # no tied distances to 0
+    S = sp.csr_array(X)
+    geometry = EuclideanGeometry(4)
+    w = np.random.default_rng(2).random(300)
+    np.testing.assert_allclose(geometry.base_point(S), X.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(geometry.base_point(S, w), w @ X / w.sum(), rtol=1e-14)
+    dist, ind = geometry.kneighbors(S, S, 7)
+    expected_dist, expected_ind = NearestNeighbors(n_neighbors=8).fit(X).kneighbors()
+    np.testing.assert_array_equal(ind, expected_ind[:, :7])
+    np.testing.assert_allclose(dist, expected_dist[:, :7], rtol=1e-10)

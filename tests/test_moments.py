@@ -7,16 +7,21 @@ comparisons are to rounding.
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from sklearn.datasets import load_digits, load_iris
 from sklearn.decomposition import PCA
 
 from slowfast_sklearn._moments import (
+    SHARE_TIE,
     DenseMoments,
     SampleMoments,
     accumulate,
+    components_by_mle,
     components_for_share,
     empty_stream,
     ritz_axes,
     second_moment,
+    sparse_second_moment,
     stream_from_moments,
     stream_moment,
     top_eigenvalues,
@@ -82,6 +87,66 @@ def test_components_for_share_is_pcas_choice(share):
     assert components_for_share(eigenvalues, share) == PCA(share).fit(X).n_components_
 
 
+def test_components_for_share_counts_a_tie_as_not_exceeded():
+    """A share equal to a cumulative ratio (PCA's, or ours 1e-15 away) is not
+    exceeded by it: one more component, as PCA after scikit-learn #15669."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 8)) * np.arange(1, 9)
+    pca = PCA().fit(X)
+    eigenvalues = np.linalg.eigvalsh(np.cov(X.T))[::-1]
+    cumulative = np.cumsum(pca.explained_variance_ratio_)
+    for j in range(7):
+        share = float(cumulative[j])
+        assert PCA(share).fit(X).n_components_ == j + 2
+        for nudge in (-2e-15, 0.0, 2e-15):  # the spectra's rounding either side
+            assert components_for_share(eigenvalues, share + nudge) == j + 2
+        # Beyond the tie width the ordinary rule holds again.
+        assert components_for_share(eigenvalues, share - 10 * SHARE_TIE) == j + 1
+
+
+@pytest.mark.parametrize("data", ["iris", "digits", "gaussian"])
+def test_components_by_mle_is_pcas_choice(data):
+    """Minka's MLE on the Bessel-corrected spectrum: PCA's n_components='mle'."""
+    X = {"iris": lambda: load_iris().data, "digits": lambda: load_digits().data,
+         "gaussian": lambda: np.random.default_rng(4).standard_normal((400, 10))
+         * [5, 4, 3, 1, 1, 1, 1, 1, 1, 1]}[data]()
+    spectrum = np.clip(np.linalg.eigvalsh(np.cov(X.T))[::-1], 0.0, None)
+    assert components_by_mle(spectrum, len(X)) == PCA("mle").fit(X).n_components_
+    assert components_by_mle(np.zeros(4), 10) == 1  # no eigenvalue above 1e-15
+    assert components_by_mle(np.ones(1), 10) == 1
+
+
+@pytest.mark.parametrize("format", ["csr", "csc"])
+def test_sparse_second_moment_is_the_weighted_scatter(sample, format):
+    """Implicit centring on sparse input: the dense block pass, to rounding,
+    with weights, columns, the exact power-of-two scale and the first moment."""
+    X, w = sample
+    rng = np.random.default_rng(5)
+    X = np.where(rng.random(X.shape) < 0.6, 0.0, X - 1e3 + 0.5)
+    S = sp.csr_array(X).asformat(format)
+    base = X.mean(axis=0)
+    columns = np.array([True, True, False, True, True, True])
+    for weights in (None, w):
+        for exponent in (0, 3):
+            C, m = sparse_second_moment(S, base, weights=weights, exponent=exponent,
+                                        columns=columns, first=True)
+            C0, m0 = second_moment(X, base, weights=weights, exponent=exponent,
+                                   columns=columns, first=True)
+            np.testing.assert_allclose(C, C0, rtol=0, atol=1e-13 * np.abs(C0).max())
+            np.testing.assert_allclose(m, m0, rtol=0, atol=1e-13 * np.abs(C0).max() ** 0.5)
+            np.testing.assert_array_equal(C, C.T)
+
+
+def test_top_eigenvalues_on_a_given_moment_above_the_dense_size():
+    """With C given, Lanczos runs on it (sparse input: rows are dear to read)."""
+    rng = np.random.default_rng(6)
+    Z = rng.standard_normal((400, 300)) * (0.97 ** np.arange(300))
+    C = Z.T @ Z / 400
+    unread = np.zeros((400, 300))  # never read when C is given
+    np.testing.assert_allclose(top_eigenvalues(unread, np.full(400, 1 / 400), 3, rng, C=C),
+                               np.linalg.eigvalsh(C)[::-1][:3], rtol=1e-10)
+
+
 def test_dense_and_sample_moments_agree(sample):
     X, w = sample
     Z = X - X.mean(axis=0)
@@ -118,6 +183,21 @@ def test_running_sums_give_the_mean_and_the_weighted_moment(sample):
                            for r in (slice(0, 100), slice(100, 450), slice(450, 700))]) / 700
     Z = X - base
     np.testing.assert_allclose(C, (Z * mass[:, None]).T @ Z, rtol=1e-10)
+
+
+def test_running_sums_of_sparse_batches_are_those_of_dense_batches(sample):
+    """accumulate on sparse batches (implicit centring) gives the dense sums."""
+    X, w = sample
+    X = np.where(np.random.default_rng(7).random(X.shape) < 0.5, 0.0, X - 1e3)
+    dense, sparse = empty_stream(X[:200].mean(axis=0)), empty_stream(X[:200].mean(axis=0))
+    for rows in (slice(0, 200), slice(200, 700)):
+        mass = w[rows] / w[rows].sum() * (rows.stop - rows.start)
+        accumulate(dense, X[rows], mass)
+        accumulate(sparse, sp.csr_array(X[rows]), mass)
+    for key in ("sum", "wsum", "wscatter"):
+        np.testing.assert_allclose(sparse[key], dense[key], rtol=0,
+                                   atol=1e-12 * np.abs(dense["wscatter"]).max())
+    assert (sparse["count"], sparse["weight"]) == (dense["count"], dense["weight"])
 
 
 def test_fit_seeds_the_sums_from_its_moments(sample):

