@@ -55,12 +55,18 @@ class FlowResult:
     statistic : ndarray of shape (n_checkpoints,)
         The solver's stopping statistic at each checkpoint (rad): the
         split-half angle of the walkers, the checkpoint-to-checkpoint angle
-        of the mean field, the Davis-Kahan bound of the averaged flow; NaN
-        where none was computed.
+        of the mean field, the Davis-Kahan bound on the angle of the
+        averaged flow (0 once its answer is exact); NaN where none was
+        computed.
     positions : ndarray or None
         Final state of the walkers: shape (n_walkers,) sample indices for
         the graph walkers, (n_walkers, n_features) points for the
         Langevin walkers; None without walkers.
+    warm_start : ndarray of shape (n_features, width) or None
+        What a later run on a nearby problem may start from
+        (``RunParams.weights_init``), when it is more than ``weights``: the
+        averaged solver's whole block of Ritz vectors, which ``partial_fit``
+        carries from batch to batch.  None: start from ``weights``.
     """
 
     weights: np.ndarray
@@ -72,6 +78,7 @@ class FlowResult:
     lyapunov_steps: np.ndarray
     statistic: np.ndarray
     positions: np.ndarray
+    warm_start: np.ndarray = None
 
 
 @dataclass(frozen=True)
@@ -95,8 +102,9 @@ class RunParams:
         ``checkpoint(step, last) -> bool`` (True stops the run).
     n_walkers, walk_steps : int
     walker_lifetime : int or None
-    weights_init : ndarray of shape (dim, n_components) or None
-        Warm start (``partial_fit``'s previous weights).
+    weights_init : ndarray of shape (dim, width) or None
+        Warm start (``partial_fit``'s previous weights, ``width =
+        n_components``, or a previous result's ``warm_start``).
     """
 
     n_components: int
@@ -145,6 +153,8 @@ class Solver(ABC):
     #: What the non-convergence warning asks to increase, and whether it
     #: points to ``solver="averaged"`` for small eigengaps.
     budget = "max_iter"
+    #: How that warning states the last stopping statistic (rad).
+    progress = "the subspace still moved {:.2g} rad at the last check"
     gap_hint = True
     #: Docstring text: the bullet of the ``solver`` parameter and the
     #: stopping rule under ``tol``.
