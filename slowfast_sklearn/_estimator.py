@@ -684,9 +684,20 @@ class CoupledFlowEmbedding(
         ValueError
             If ``X`` has the wrong number of features or bad values, or a
             point is off the manifold (the message names the manifold and the
-            largest deviation) or at the sphere's cut locus of ``mean_``.
+            largest deviation).
         sklearn.exceptions.NotFittedError
             If the estimator is not fitted.
+
+        Warns
+        -----
+        UserWarning
+            If a point lies within 1e-3 rad of the sphere's cut locus, the
+            antipode of ``mean_``, where the log map jumps.  Every point has
+            tangent coordinates: near the antipode the log map's own (norm
+            close to ``pi``, continuous in the point); at the antipode
+            itself, where every direction is a shortest geodesic, ``pi``
+            along the first principal axis (``X_new = (pi, 0, ..., 0)``
+            without ``whiten``).
 
         See Also
         --------
@@ -722,11 +733,18 @@ class CoupledFlowEmbedding(
             self.components_.astype(np.float64), self.mean_.astype(np.float64)
         )
 
+    def _tangent(self, X, geometry):
+        """Frame coordinates of ``Log_mean_ X`` and the components in the frame;
+        at the sphere's cut locus (the antipode of ``mean_``, where every
+        direction is a shortest geodesic) along the first principal axis."""
+        geometry.check_points(X)
+        V = self._frame_components(geometry)
+        return geometry.log(X, self.mean_.astype(np.float64), cut_direction=V[0]), V
+
     def _project(self, X):
         geometry = resolve_geometry(self.manifold, self.n_features_in_)
-        geometry.check_points(X)
-        Z = geometry.log(X, self.mean_.astype(np.float64))
-        X_new = (Z @ self._frame_components(geometry).T).astype(X.dtype, copy=False)
+        Z, V = self._tangent(X, geometry)
+        X_new = (Z @ V.T).astype(X.dtype, copy=False)
         if self.whiten:
             X_new /= np.sqrt(np.maximum(self.explained_variance_, np.finfo(X.dtype).tiny))
         return X_new
@@ -832,7 +850,8 @@ class CoupledFlowEmbedding(
         -------
         log_likelihood : ndarray of shape (n_samples,)
             Gaussian log-density (Tipping & Bishop 1999) of the tangent
-            coordinates at ``mean_`` with covariance :meth:`get_covariance`;
+            coordinates at ``mean_`` (at the sphere's cut locus as in
+            :meth:`transform`) with covariance :meth:`get_covariance`;
             the noise variance is floored at ``1e-12`` times the total
             variance so that the density exists when the subspace is full.
 
@@ -857,9 +876,7 @@ class CoupledFlowEmbedding(
         """
         check_is_fitted(self)
         X = validate_data(self, self._flatten(X), dtype=[np.float64, np.float32], reset=False)
-        geometry = resolve_geometry(self.manifold, self.n_features_in_)
-        geometry.check_points(X)
-        Z = geometry.log(X, self.mean_.astype(np.float64))
+        Z, _ = self._tangent(X, resolve_geometry(self.manifold, self.n_features_in_))
         cov = self.get_covariance()
         floor = 1e-12 * max(np.trace(cov), np.finfo(np.float64).tiny)
         cov.flat[:: cov.shape[0] + 1] += floor
