@@ -20,6 +20,7 @@ class Walk:
     """The spatial kernel built on data: coordinates, chain, law, exact eigenpairs."""
 
     def __init__(self, X, beta=1.0, n_neighbors=15, laziness=0.1):
+        self.beta = beta
         Z = X - X.mean(axis=0)
         d, i = NearestNeighbors(n_neighbors=n_neighbors).fit(Z).kneighbors()
         K, self.bandwidth = kernel_graph(d, i, len(Z))
