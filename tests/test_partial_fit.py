@@ -168,3 +168,43 @@ def test_curved_stream_continues_a_fit_and_refuses_the_cut_locus():
     np.testing.assert_allclose(emb.explained_variance_, variances, rtol=1e-8)
     with pytest.raises(ValueError, match="cut locus of the base point"):
         emb.partial_fit(np.vstack([X[:10], -base]))
+
+
+def test_a_batch_that_changes_nothing_takes_one_iteration():
+    """The warm start is the previous batch's block: the same data again
+    leave the running moment as it was, so the bound holds at the first
+    iteration; a cold start needs several."""
+    X = gaussian_data(n=1000, eigenvalues=0.8 ** np.arange(30) + 0.01, seed=2)
+    est = CoupledFlowEmbedding(n_components=5, random_state=0).partial_fit(X)
+    assert est.n_iter_ > 3
+    est.partial_fit(X)
+    assert est.n_iter_ == 1 and est.converged_
+
+
+@pytest.mark.parametrize("small", [True, False])
+def test_small_batches_run_on_one_blas_thread(monkeypatch, small):
+    """A batch whose products are small (n d**2 below SMALL_PRODUCTS) runs
+    on one BLAS thread (threads only contend there), a large one as BLAS
+    is set."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import slowfast_sklearn._threads as threads
+    from slowfast_sklearn.solvers import averaged
+
+    if not small:
+        monkeypatch.setattr(threads, "SMALL_PRODUCTS", 1)
+    seen = []
+    run = averaged.AveragedSolver.run
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    def spy(self, problem, params):
+        seen.append(blas_threads())
+        return run(self, problem, params)
+
+    monkeypatch.setattr(averaged.AveragedSolver, "run", spy)
+    with threadpool_limits(2, user_api="blas"):
+        outside = blas_threads()
+        CoupledFlowEmbedding(2, random_state=0).partial_fit(gaussian_data(n=200, seed=1))
+    assert seen == ([{1}] if small else [outside])
