@@ -147,8 +147,9 @@ class Problem:
         self.bandwidth = self.P = self.pi = self.lambdas = self.moments = None
         self.n_eff = self.bessel = self.total = self.total_variance = None
         # (C, first, columns, exponent) of flat data's (x - base)[columns]
-        # * 2**-exponent under pi: partial_fit's running sums, for free.
-        self.flat_moments = None
+        # * 2**-exponent under pi: partial_fit's running sums, for free; the
+        # same of a curved manifold's (Log_b x)[columns] * 2**-exponent.
+        self.flat_moments = self.tangent_moments = None
 
     @property
     def measure(self):
@@ -156,10 +157,20 @@ class Problem:
         return np.full(self.n_samples, 1.0 / self.n_samples) if self.pi is None else self.pi
 
     def stream(self):
-        """partial_fit's running sums after this fit (flat data), else None."""
-        return None if self.flat_moments is None else stream_from_moments(
-            self.base, self.n_samples, *self.flat_moments
-        )
+        """partial_fit's running sums after this fit, or None.
+
+        Flat data: about the mean, in the data's coordinates.  Curved
+        manifolds: in the tangent coordinates at the base point, which
+        partial_fit keeps (``"base"``) for the batches to come.
+        """
+        if self.flat_moments is not None:
+            return stream_from_moments(self.base, self.n_samples, *self.flat_moments)
+        if self.tangent_moments is None:
+            return None
+        state = stream_from_moments(np.zeros(self.geometry.dim), self.n_samples,
+                                    *self.tangent_moments)
+        state["base"] = self.base
+        return state
 
 
 def prepare(X, plan, rng, hook=None):
@@ -296,7 +307,8 @@ def _streamed_moments(p):
         _require_variance(active)
         Za = Z[:, slice(None) if active.all() else active]
         exponent = _exponent(Za)
-        C = second_moment(np.ldexp(Za, -exponent), 0.0)
+        C, first = second_moment(np.ldexp(Za, -exponent), 0.0, first=True)
+        p.tangent_moments = (C, first, active, exponent)
     p.active, p.exponent = active, exponent
     p.moments = DenseMoments(C, np.ldexp(1.0, 2 * exponent))
     if p.k is None:
@@ -434,9 +446,8 @@ def _moments(p):
         extra = p.plan.solver.extra_eigenvalues
         n_top = rows.shape[1] if p.k is None else min(p.k + extra, n_active)
         dense = dense_enough(rows.shape[1], n_top)
-        C = first = None
-        if dense or p.geometry.flat:  # flat data: partial_fit's sums need C too
-            C, first = _rows_moment(p)
+        # partial_fit's sums need C (a pass of n d**2, as top_eigenvalues').
+        C, first = _rows_moment(p)
         lambdas = top_eigenvalues(rows, pi, n_top, p.rng, C=C if dense or sparse else None)
         if p.k is None:
             p.k = _components_from_spectrum(p, lambdas)
@@ -459,6 +470,8 @@ def _moments(p):
             p.moments = SampleMoments(p.rows, pi, lambdas[0] * unit, lambdas / lambdas[0])
     if p.geometry.flat:
         p.flat_moments = (C, first, p.active, p.exponent)
+    else:
+        p.tangent_moments = (C, first, p.active, p.exponent)
     p.n_units = min(p.k, n_active)
 
 
@@ -534,11 +547,15 @@ def prepare_batch(X, state, plan, n_components, averaged):
     Each batch carries mass in proportion to its size, spread by its own
     tempered measure (the stationary law of the walk on its kNN graph,
     built by the steps of :func:`prepare`) or, at temperature 1, uniformly.
+    On a curved manifold the sums are those of the tangent coordinates at a
+    base point fixed by the first batch (its Frechet mean, or the fit's):
+    ``C`` is their covariance about their running mean, the base point
+    stays (:func:`_batch_coordinates`).
 
     Parameters
     ----------
-    X : ndarray or scipy sparse array of shape (n, d)
-        The validated batch (flat data).
+    X : ndarray or scipy sparse array of shape (n, n_features)
+        The validated batch (sparse on flat data only).
     state : dict or None
         The running sums so far (None before the first batch); updated in
         place.
@@ -553,14 +570,23 @@ def prepare_batch(X, state, plan, n_components, averaged):
         The running base point and second moment, for the solver.
     state : dict
         The running sums, this batch included.
+
+    Raises
+    ------
+    ValueError
+        For points off the manifold, a first batch without a unique Frechet
+        mean, or a sample at the cut locus of the base point.
     """
     n = X.shape[0]
     geometry = resolve_geometry(plan.manifold, X.shape[1])
+    Z, base = _batch_coordinates(X, geometry, state)
     if state is None:
         state = empty_stream(
-            np.asarray(X.mean(axis=0, dtype=np.float64)).ravel() if sp.issparse(X)
-            else np.mean(X, axis=0, dtype=np.float64)
+            np.asarray(Z.mean(axis=0, dtype=np.float64)).ravel() if sp.issparse(Z)
+            else np.mean(Z, axis=0, dtype=np.float64)
         )
+        if base is not None:
+            state["base"] = base
     if plan.temperature == 1.0 or n < 3:
         weights = np.full(n, 1.0 / n)
     else:
@@ -568,19 +594,52 @@ def prepare_batch(X, state, plan, n_components, averaged):
                                 plan.n_neighbors))
         batch.geometry = geometry
         batch.rows = (SparseCentredRows(X, state["reference"], None, 1.0) if sp.issparse(X)
-                      else X - state["reference"])
+                      else Z - state["reference"])
         for step in (_neighbours, _graph, _metropolis):
             step(batch)
         weights = batch.pi
         warn_few_samples(1.0 / np.sum(weights**2), n, plan.temperature)
-    accumulate(state, X, weights * n)
+    accumulate(state, Z, weights * n)
     problem = Problem(X, plan)
     problem.geometry = geometry
-    problem.base, C = stream_moment(state)
-    problem.active = np.ones(X.shape[1], dtype=bool)
+    mean, C = stream_moment(state)
+    problem.base = mean if base is None else base
+    problem.active = np.ones(C.shape[0], dtype=bool)
     problem.moments = DenseMoments(C)
     count = problem.n_eff = state["count"]
     problem.bessel = count / (count - 1.0) if count > 1 else 1.0
     _total_variance(problem)
     problem.k = problem.n_units = n_components
     return problem, state
+
+
+def _batch_coordinates(X, geometry, state):
+    """What a batch adds to partial_fit's sums, and the base point.
+
+    Flat data: the batch itself (the sums are kept about a shift, and the
+    base point is their running mean).  Curved manifolds: the tangent
+    coordinates at the base point fixed by the first batch, its Frechet
+    mean, kept for every later batch.  A fixed base point keeps the sums
+    exact (no transport of past moments, no holonomy) and ``transform``
+    consistent from batch to batch; the cost is tangent PCA about the first
+    batch's mean instead of all samples' (second order in their distance).
+
+    Returns
+    -------
+    Z : ndarray of shape (n, dim)
+    base : ndarray of shape (n_features,) or None
+        None for flat data.
+    """
+    if geometry.flat:
+        return X, None
+    geometry.check_points(X)
+    base = geometry.base_point(X) if state is None else state["base"]
+    Z, defined = geometry.walker_log(X, base)
+    if not defined.all():
+        raise ValueError(
+            f"A sample of the batch (row {int(np.argmin(defined))}) lies at the cut locus "
+            f"of the base point on {geometry.name!r} (its antipode), which the first batch "
+            "fixed: its tangent coordinates are not unique. Fit on all the data instead, "
+            "or start the stream with a batch around it."
+        )
+    return Z, base

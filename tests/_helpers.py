@@ -20,6 +20,7 @@ class Walk:
     """The spatial kernel built on data: coordinates, chain, law, exact eigenpairs."""
 
     def __init__(self, X, beta=1.0, n_neighbors=15, laziness=0.1):
+        self.beta = beta
         Z = X - X.mean(axis=0)
         d, i = NearestNeighbors(n_neighbors=n_neighbors).fit(Z).kneighbors()
         K, self.bandwidth = kernel_graph(d, i, len(Z))
@@ -33,3 +34,17 @@ class Walk:
         self.eigenvectors = V[:, ::-1]
         self.C = C / lam[-1]
 
+
+
+def tempered_measure(X, temperature, n_neighbors=15):
+    """pi ~ deg**(1/T - 1) of the symmetrised Gaussian kNN kernel, dense
+    (the design's formula, written out without the package)."""
+    n = X.shape[0]
+    dist, ind = NearestNeighbors(n_neighbors=min(n_neighbors, n - 1)).fit(X).kneighbors()
+    eps = np.median(dist[:, -1] ** 2)
+    K = np.zeros((n, n))
+    K[np.repeat(np.arange(n), ind.shape[1]), ind.ravel()] = np.exp(-dist.ravel() ** 2 / eps)
+    K = np.maximum(K, K.T)
+    np.fill_diagonal(K, 0.0)
+    w = K.sum(axis=1) ** (1.0 / temperature - 1.0)
+    return w / w.sum()

@@ -1,17 +1,31 @@
 """``solver="averaged"``: momentum block iteration on the stationary moment.
 
-``averaged_flow`` against numpy's ``eigh`` (the Davis-Kahan bound is an
-honest bound on the angle), and the solver through the estimator: no graph
-at temperature 1, the ends of the float range, constant features.
+``averaged_flow`` against numpy's ``eigh`` (the Davis-Kahan bound bounds
+the angle at every iteration; exact answers stop at once; the momentum beats
+plain block power iteration), and the solver through the estimator: no graph
+at temperature 1, exact answers at the data's rank, the ends of the float
+range, constant features.
 """
+
+import re
 
 import numpy as np
 import pytest
 from scipy.linalg import eigh, subspace_angles
+from sklearn.datasets import load_iris
+from sklearn.decomposition import PCA
+from sklearn.exceptions import ConvergenceWarning
 
 from slowfast_sklearn import CoupledFlowEmbedding
 from slowfast_sklearn._moments import second_moment
 from slowfast_sklearn.solvers.averaged import averaged_flow
+
+
+def _rotated(spectrum, seed):
+    """``Q diag(spectrum) Q^T`` with a random rotation, and ``Q``."""
+    d = len(spectrum)
+    Q = np.linalg.qr(np.random.default_rng(seed).standard_normal((d, d)))[0]
+    return (Q * spectrum) @ Q.T, Q
 
 
 def test_averaged_flow_reaches_the_eigenspace_and_bounds_its_error():
@@ -109,3 +123,88 @@ def test_averaged_solver_gives_constant_features_zero_weight(spectral_data):
     V = np.zeros((X.shape[1], 3))
     V[np.setdiff1d(np.arange(X.shape[1]), [1, 5])] = eigh(Z.T @ Z)[1][:, ::-1][:, :3]
     assert subspace_angles(est.components_.T, V).max() < 1e-6
+
+
+def test_the_bound_bounds_the_angle_at_every_iteration():
+    """A cluster just below lambda_k (3, 2.9, 2.85 | 2.8, 2.79, then 1 .. 0.1):
+    at every iteration the reported angle is at most pi/2 and at least the
+    true largest principal angle to the exact eigenspace.  (With the block's
+    last Ritz value for lambda_{k+1}, as before, the true sine was twice the
+    reported one.)"""
+    spectrum = np.r_[3.0, 2.9, 2.85, 2.8, 2.79, np.linspace(1.0, 0.1, 95)]
+    C, Q = _rotated(spectrum, 1)
+    converged, t = False, 0
+    while not converged:
+        t += 1
+        U, _, n_iter, converged, bounds, _ = averaged_flow(
+            C, 3, rng=np.random.default_rng(0), tol=1e-10, max_iter=t
+        )
+        assert n_iter == t and np.all(bounds <= np.pi / 2)
+        assert subspace_angles(U, Q[:, :3]).max() <= bounds[-1]
+    assert 10 < t < 30
+
+
+@pytest.mark.parametrize("case", ["20x100, k=20", "iris.T, k=None"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_exact_answers_at_the_rank_stop_at_once(case, method):
+    """n_components at or above the data's rank: once the block holds the
+    range of C the Ritz pairs are its eigenpairs, so the run stops at the
+    second iteration (no warning), with PCA's components and variances on
+    the range and zero-variance axes orthogonal to it."""
+    if case.startswith("20x100"):
+        X, k, rank = np.random.default_rng(0).standard_normal((20, 100)), 20, 19
+    else:
+        X, k, rank = load_iris().data.T, None, 3
+    est = CoupledFlowEmbedding(n_components=k, solver="averaged", random_state=0)
+    getattr(est, method)(X)
+    assert est.converged_ and est.n_iter_ <= 2
+    pca = PCA(n_components=k).fit(X)
+    assert subspace_angles(est.components_[:rank].T, pca.components_[:rank].T).max() < 1e-12
+    np.testing.assert_allclose(est.explained_variance_[:rank], pca.explained_variance_[:rank],
+                               rtol=1e-12)
+    top = pca.explained_variance_[0]
+    assert np.all(np.abs(est.explained_variance_[rank:]) < 1e-13 * top)
+    Xc = X - X.mean(axis=0)
+    assert np.abs(Xc @ est.components_[rank:].T).max() < 1e-12 * np.abs(Xc).max()
+
+
+def test_angles_reported_as_angles_are_at_most_half_pi(capsys):
+    """An unfinished run reports the Davis-Kahan bound as an angle (rad, at
+    most pi/2) in every verbose line and in its warning, which names it a
+    bound (a sine bound of 52 was printed as '5.24e+01 rad')."""
+    X = np.random.default_rng(3).standard_normal((60, 40)) * np.linspace(1.0, 1.2, 40)
+    est = CoupledFlowEmbedding(3, solver="averaged", max_iter=2, verbose=1, random_state=0)
+    with pytest.warns(ConvergenceWarning, match="the Davis-Kahan bound on its angle") as caught:
+        est.fit(X)
+    printed = [float(v) for v in re.findall(r"Davis-Kahan bound (\S+) rad", capsys.readouterr().out)]
+    stated = float(re.search(r"is still (\S+) rad", str(caught[0].message)).group(1))
+    assert len(printed) == 2 and printed[0] == pytest.approx(np.pi / 2, abs=5e-3)
+    assert max(printed) <= np.pi / 2 and stated <= round(np.pi / 2, 1) + 0.05
+
+
+def test_partial_fit_warning_names_the_solver_it_runs():
+    """partial_fit always runs the averaged flow: its warning names that
+    solver and the tol it used, whatever the estimator's own solver."""
+    X = np.random.default_rng(4).standard_normal((200, 30))
+    est = CoupledFlowEmbedding(3, solver="stochastic", max_iter=1, random_state=0)
+    with pytest.warns(ConvergenceWarning, match=r"partial_fit runs solver='averaged'\).*tol=1e-06"):
+        est.partial_fit(X)
+
+
+def test_momentum_beats_plain_block_power_iteration_on_a_small_gap():
+    """A slowly decaying spectrum (1 down to 0.5 over 150 axes, k = 4): the
+    heavy-ball block iteration reaches 1e-6 rad in under half the passes of
+    plain block power iteration (QR each pass) on a block of the same width
+    from the same start, stopped on the true angle (numpy's eigh)."""
+    spectrum = np.linspace(1.0, 0.5, 150)
+    C, Q = _rotated(spectrum, 2)
+    k, m = 4, 12  # averaged_flow's default block: k + max(k, 8)
+    U, _, n_iter, converged, _, _ = averaged_flow(C, k, rng=np.random.default_rng(0), tol=1e-6)
+    assert converged and subspace_angles(U, Q[:, :k]).max() < 1e-6
+    V = np.linalg.qr(np.random.default_rng(0).standard_normal((150, m)))[0]
+    plain = 0
+    while subspace_angles(V[:, :k], Q[:, :k]).max() >= 1e-6:
+        V = np.linalg.qr(C @ V)[0]
+        V = V @ np.linalg.eigh(V.T @ C @ V)[1][:, ::-1]  # Ritz order: top k first
+        plain += 1
+    assert n_iter < 0.5 * plain

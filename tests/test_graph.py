@@ -302,3 +302,44 @@ def test_graph_walkers_track_the_exact_law(gaussian_walk):
     for _ in range(4):
         rho = walk.P.T @ rho
     assert walkers.divergence() == pytest.approx(kl_divergence(rho, walk.pi), rel=1e-12)
+
+
+@pytest.fixture(scope="module", params=[0.5, 2.0], ids=["T=0.5", "T=2"])
+def tempered_walk(request):
+    """The walk at temperature T (beta = 1 / T): P is not symmetric, pi not uniform."""
+    walk = Walk(gaussian_data(seed=0), beta=1.0 / request.param)
+    assert abs(walk.P - walk.P.T).max() > 1e-3 and np.ptp(walk.pi) > 0.5 * walk.pi.mean()
+    return walk
+
+
+def test_graph_walkers_propagate_their_law_with_P_transposed(tempered_walk):
+    """The KL log's law is rho_t = rho_0 P^t, i.e. (P^T)^t rho_0, checked
+    with the dense matrix at temperatures where P != P^T."""
+    walk = tempered_walk
+    start = np.arange(0, 600, 30)
+    walkers = GraphWalkers(walk.Z, walk.P, walk.pi, len(start), positions_init=start)
+    rho = np.bincount(start, minlength=len(walk.Z)) / len(start)
+    P = walk.P.toarray()
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        walkers.step(2, rng)
+        rho = rho @ P @ P
+        assert walkers.divergence() == pytest.approx(kl_divergence(rho, walk.pi), rel=1e-12)
+
+
+def test_rebirth_draws_from_the_tempered_pi(tempered_walk):
+    """Walkers reborn every lifetime updates are placed by systematic sampling
+    of pi ~ deg**(beta - 1) (computed here from the degrees): every sample
+    holds N pi_i walkers up to one, far from the uniform law's N / n."""
+    walk = tempered_walk
+    n, N = len(walk.Z), 30_000
+    walkers = GraphWalkers(walk.Z, walk.P, walk.pi, N, lifetime=2)
+    rng = np.random.default_rng(0)
+    walkers.step(1, rng)
+    walkers.step(1, rng)
+    walkers.step(0, rng)  # the third update starts with a rebirth, no move after it
+    counts = np.bincount(walkers.state, minlength=n)
+    pi = walk.degree ** (walk.beta - 1.0)
+    pi /= pi.sum()
+    assert np.abs(counts - N * pi).max() < 1.0 + 1e-9
+    assert np.abs(N * pi - N / n).max() > 10.0  # the uniform law would miss by that much

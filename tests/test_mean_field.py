@@ -7,15 +7,18 @@ theory.md section 7 (every Lyapunov term monotone).
 
 import numpy as np
 import pytest
+from _helpers import Walk, gaussian_data
 from scipy.linalg import subspace_angles
 
 from slowfast_sklearn.solvers.mean_field import mean_field_flow
 
 
-def test_flow_is_the_iteration_on_the_propagated_law(gaussian_walk):
+@pytest.mark.parametrize("temperature", [1.0, 0.5, 2.0])
+def test_flow_is_the_iteration_on_the_propagated_law(gaussian_walk, temperature):
     """W_{t+1} = W_t + eta (C_t W_t - W_t triu(W_t^T C_t W_t)), C_t = Z^T diag(rho_t) Z,
-    rho_t = (P^T)^t rho_0 (Sanger, no guard), from a point mass."""
-    walk = gaussian_walk
+    rho_t = (P^T)^t rho_0 (Sanger, no guard), from a point mass; away from
+    temperature 1 P is not symmetric, so P^T is told apart from P."""
+    walk = gaussian_walk if temperature == 1.0 else Walk(gaussian_data(), beta=1.0 / temperature)
     n, d = walk.Z.shape
     rho0 = np.zeros(n)
     rho0[3] = 1.0

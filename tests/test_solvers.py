@@ -210,3 +210,29 @@ def test_solvers_agree_on_curved_manifolds(manifold):
     s = CoupledFlowEmbedding(solver="stochastic", **kwargs).fit(X)
     assert subspace_angles(a.components_.T, m.components_.T).max() < 1e-6
     assert subspace_angles(a.components_.T, s.components_.T).max() < 0.05
+
+
+@pytest.mark.parametrize("name", ["stochastic", "mean_field"])
+def test_logged_subspace_gap_uses_the_projector(name):
+    """The Lyapunov log's terms at the first and the last checkpoint, from
+    the weights there: ||W^T W - I||_F**2 and sum_{i<=k} lambda_i -
+    tr(P_W C_pi) with P_W = W (W^T W)^-1 W^T, C_pi = Z^T diag(pi) Z and its
+    eigenvalues from numpy (tempered pi; weights far from orthonormal under
+    the trace rule, where tr(W^T C W) is another number)."""
+    problem = problem_for(name, temperature=0.5)
+    Z, pi = problem.rows, problem.pi
+    C = (Z * pi[:, None]).T @ Z
+    top = np.linalg.eigvalsh(C)[::-1][:2].sum()
+    W0 = 1.7 * np.random.default_rng(3).standard_normal((Z.shape[1], 2))
+    result = run(name, problem, rule="trace", max_iter=60, weights_init=W0, tol=0.0)
+
+    def terms(W):
+        projector = W @ np.linalg.solve(W.T @ W, W.T)
+        E = W.T @ W - np.eye(2)
+        return np.sum(E * E), top - np.trace(projector @ C)
+
+    np.testing.assert_allclose(result.lyapunov[0, 1:], terms(W0), rtol=1e-10)
+    W = result.weights
+    np.testing.assert_allclose(result.lyapunov[-1, 1:], terms(W), rtol=1e-10, atol=1e-12)
+    # The weights' own quadratic form would log another number here.
+    assert abs(np.trace(W.T @ C @ W) - (top - terms(W)[1])) > 1e-2

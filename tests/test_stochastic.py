@@ -159,3 +159,33 @@ def test_regenerated_walkers_cut_the_slow_mode_noise():
     reborn = np.mean([error(10, s) for s in range(3)])
     assert reborn < 0.6 * immortal
     assert reborn < 0.05
+
+
+def test_polyak_ruppert_average_is_over_retracted_snapshots(gaussian_walk, monkeypatch):
+    """The final subspace is the top-k eigenspace of the mean projector of
+    the orthonormalised weights over the second half of the run, recomputed
+    here from every weight iterate (recorded by a spy, bases by numpy's QR).
+    Under the trace rule the weights are far from orthonormal, so an average
+    of the raw weights (or of the last ones) lands elsewhere."""
+    from slowfast_sklearn.solvers import stochastic
+
+    seen = []
+    accepted = stochastic._WalkerFlow.accepted
+
+    def spy(self, t):
+        seen.append((t, self.W.copy()))
+        accepted(self, t)
+
+    monkeypatch.setattr(stochastic._WalkerFlow, "accepted", spy)
+    result = _flow(gaussian_walk, 4, rule="trace", max_iter=400)
+    assert result.n_iter == 400 and [t for t, _ in seen] == list(range(1, 401))
+    d = gaussian_walk.Z.shape[1]
+    mean_projector = np.zeros((d, d))
+    window = [W for t, W in seen if t > 200]
+    for W in window:
+        Q = np.linalg.qr(W)[0]
+        mean_projector += Q @ Q.T / len(window)
+    expected = np.linalg.eigh(mean_projector)[1][:, -2:]
+    assert subspace_angles(result.subspace, expected).max() < 1e-8
+    raw = np.linalg.svd(np.concatenate(window, axis=1), full_matrices=False)[0][:, :2]
+    assert subspace_angles(raw, expected).max() > 1e-3

@@ -140,22 +140,27 @@ class Geometry(ABC):
         """
 
     @abstractmethod
-    def log(self, X, base):
+    def log(self, X, base, cut_direction=None):
         """Frame coordinates of ``Log_b x`` (float64).
 
         Parameters
         ----------
         X : ndarray of shape (n_samples, n_features)
         base : ndarray of shape (n_features,)
+        cut_direction : ndarray of shape (dim,), default=None
+            Unit frame vector along which the coordinates of a point of the
+            cut locus point, where no direction is preferred (the sphere's
+            antipode); None: the frame's first axis.  Ignored by manifolds
+            without a cut locus (flat space, the Hadamard manifolds).
 
         Returns
         -------
         Z : ndarray of shape (n_samples, dim)
 
-        Raises
-        ------
-        ValueError
-            Where the log map is undefined (the sphere's cut locus).
+        Warns
+        -----
+        UserWarning
+            For points near the cut locus, where the log map jumps.
         """
 
     def walker_log(self, X, base):

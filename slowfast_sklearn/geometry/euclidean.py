@@ -57,7 +57,7 @@ class EuclideanGeometry(Geometry):
         # Relative to each column's magnitude, so the test is scale-free.
         return 4 * np.finfo(dtype).eps * np.abs(base)
 
-    def log(self, X, base):
+    def log(self, X, base, cut_direction=None):
         """``Log_b x = x - b``."""
         # One float64 result, no upcast copy first (memory on large input);
         # C order whatever X's, since BLAS rounds C- and F-ordered operands

@@ -8,9 +8,14 @@ from ._base import MEMBERSHIP_TOL, Geometry, frechet_mean, self_kneighbors, soft
 
 __all__ = ["HypersphereGeometry", "CUT_LOCUS_MARGIN"]
 
-#: Distance from the antipode of the base point below which the sphere's log
-#: map is refused (it is undefined there; geomstats 2.8 returns 0).
+#: Distance (rad) from the antipode of the base point, its cut locus, within
+#: which a point counts as on it: walkers there leave the Hebbian batch
+#: (theory.md section 8), a sample there makes fit refuse the data, and
+#: log warns (the log map jumps there; geomstats 2.8 returns 0 at -b).
 CUT_LOCUS_MARGIN = 1e-3
+#: Norm of the tangent part of a point below which its direction from the
+#: base point is rounding (the antipode itself, in float64).
+_NO_DIRECTION = 16 * np.finfo(np.float64).eps
 
 
 def _project(X):
@@ -141,16 +146,52 @@ class HypersphereGeometry(Geometry):
     def rounding_floor(self, base, dtype):
         return 64 * np.finfo(dtype).eps
 
-    def log(self, X, base):
-        """Frame coordinates ``E_b Log_b x``; refused within ``CUT_LOCUS_MARGIN`` of ``-b``."""
-        V, theta = _log_ambient(_project(X), base)
-        if theta.size and theta.max() > np.pi - CUT_LOCUS_MARGIN:
-            raise ValueError(
-                f"A point lies at the cut locus of the base point on 'hypersphere' "
-                f"(distance {theta.max():.4f} rad from it, the antipode is at pi): "
-                "the log map is undefined there."
+    def log(self, X, base, cut_direction=None):
+        """Frame coordinates ``E_b Log_b x``, defined on the whole sphere.
+
+        At the antipode ``-b`` (the cut locus) every direction is a shortest
+        geodesic: the coordinates there are ``pi * cut_direction`` (default
+        the frame's first axis).  Near it they are the log map's own, of norm
+        close to ``pi`` and continuous in ``x`` as long as the point's offset
+        from the antipode exceeds rounding; a warning says how many points
+        lie within ``CUT_LOCUS_MARGIN`` of it, where the map jumps.
+        """
+        X = _project(X)
+        V, theta = _log_ambient(X, base)
+        E = frame(base)
+        Z = V @ E.T
+        near = theta > np.pi - CUT_LOCUS_MARGIN
+        if near.any():
+            Z[near] = self._cut_locus_log(X[near], base, E, cut_direction)
+            warnings.warn(
+                f"{int(near.sum())} point(s) lie within {CUT_LOCUS_MARGIN:g} rad of the cut "
+                "locus of the base point on 'hypersphere' (its antipode), where the log map "
+                "jumps: their tangent coordinates have norm close to pi and swing round "
+                "with tiny moves of the point; at the antipode itself they point along "
+                "a fixed direction (for transform, the first principal axis).",
+                UserWarning,
             )
-        return V @ frame(base).T
+        return Z
+
+    def _cut_locus_log(self, X, base, E, cut_direction):
+        """The log of points near ``-b``, from their offset's frame coordinates.
+
+        The tangent part is read in the frame (exactly orthogonal to ``b``)
+        about the normalised base point, so that the rounding of a float32
+        ``mean_`` does not pass for a direction; where it is rounding itself
+        (the antipode), the coordinates are ``pi * cut_direction``.
+        """
+        unit = base / np.linalg.norm(base)
+        c = X @ unit
+        W = (X - c[:, None] * unit) @ E.T
+        s = np.linalg.norm(W, axis=1)
+        theta = np.arctan2(s, c)
+        direction = np.eye(self.dim)[0] if cut_direction is None else cut_direction
+        direction = np.asarray(direction, dtype=np.float64) / np.linalg.norm(direction)
+        defined = s > _NO_DIRECTION
+        out = theta[:, None] * direction
+        out[defined] = (theta[defined] / s[defined])[:, None] * W[defined]
+        return out
 
     def walker_log(self, X, base):
         V, theta = _log_ambient(_project(X), base)

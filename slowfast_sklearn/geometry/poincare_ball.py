@@ -134,7 +134,7 @@ class PoincareBallGeometry(Geometry):
         # small cloud near the origin is not taken for identical samples.
         return 64 * np.finfo(dtype).eps * np.linalg.norm(base) * conformal_factor(base)
 
-    def log(self, X, base):
+    def log(self, X, base, cut_direction=None):
         """Frame coordinates ``lambda_b Log_b x``."""
         return conformal_factor(base) * _log_ambient(X, base)
 

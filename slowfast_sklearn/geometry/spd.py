@@ -165,7 +165,7 @@ class SPDGeometry(Geometry):
             self._base_roots = cached
         return cached[1], cached[2]
 
-    def log(self, X, base):
+    def log(self, X, base, cut_direction=None):
         """``vecs(logm(b^-1/2 x b^-1/2))`` = ``vecs(b^-1/2 Log_b(x) b^-1/2)``."""
         _, inv_half = self._roots(base)
         return self._vecs(_sym_log(inv_half @ self._mat(X) @ inv_half))

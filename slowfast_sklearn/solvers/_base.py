@@ -56,9 +56,9 @@ class FlowResult:
     statistic : ndarray of shape (n_checkpoints,)
         The solver's stopping statistic at each checkpoint: the split-half
         angle of the walkers (rad), the checkpoint-to-checkpoint angle of the
-        mean field (rad), the Davis-Kahan bound of the averaged flow (rad),
-        the captured-variance deficit of the variance-reduced walkers; NaN
-        where none was computed.
+        mean field (rad), the Davis-Kahan bound on the angle of the averaged
+        flow (rad; 0 once its answer is exact), the captured-variance deficit
+        of the variance-reduced walkers; NaN where none was computed.
     positions : ndarray or None
         Final state of the walkers: shape (n_walkers,) sample indices for
         the graph walkers, (n_walkers, n_features) points for the
@@ -67,6 +67,11 @@ class FlowResult:
         A second stopping statistic when the solver has one (rad): the
         variance-reduced walkers' bound on the principal angle across the
         well-separated gaps at the last anchor.
+    warm_start : ndarray of shape (n_features, width) or None
+        What a later run on a nearby problem may start from
+        (``RunParams.weights_init``), when it is more than ``weights``: the
+        averaged solver's whole block of Ritz vectors, which ``partial_fit``
+        carries from batch to batch.  None: start from ``weights``.
     """
 
     weights: np.ndarray
@@ -79,6 +84,7 @@ class FlowResult:
     statistic: np.ndarray
     positions: np.ndarray
     angle: float = None
+    warm_start: np.ndarray = None
 
 
 @dataclass(frozen=True)
@@ -102,8 +108,9 @@ class RunParams:
         ``checkpoint(step, last) -> bool`` (True stops the run).
     n_walkers, walk_steps : int
     walker_lifetime : int or None
-    weights_init : ndarray of shape (dim, n_components) or None
-        Warm start (``partial_fit``'s previous weights).
+    weights_init : ndarray of shape (dim, width) or None
+        Warm start (``partial_fit``'s previous weights, ``width =
+        n_components``, or a previous result's ``warm_start``).
     """
 
     n_components: int
@@ -152,6 +159,8 @@ class Solver(ABC):
     #: What the non-convergence warning asks to increase, and whether it
     #: points to ``solver="averaged"`` for small eigengaps.
     budget = "max_iter"
+    #: How that warning states the last stopping statistic (rad).
+    progress = "the subspace still moved {:.2g} rad at the last check"
     gap_hint = True
     #: Docstring text: the bullet of the ``solver`` parameter and the
     #: stopping rule under ``tol``.
@@ -201,10 +210,20 @@ class Solver(ABC):
         return 2048
 
     def unconverged(self, result, tol):
-        """What the non-convergence warning says the last check measured."""
+        """What the non-convergence warning says the last check measured.
+
+        Parameters
+        ----------
+        result : FlowResult
+        tol : float
+
+        Returns
+        -------
+        text : str
+        """
         return (
-            f"the subspace still moved {result.statistic[-1]:.2g} rad at the last check "
-            f"(tol={tol:g}), and its distance to the stationary subspace can be far larger"
+            f"{self.progress.format(result.statistic[-1])} (tol={tol:g}), and its "
+            "distance to the stationary subspace can be far larger"
         )
 
     @abstractmethod
