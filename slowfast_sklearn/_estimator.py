@@ -26,7 +26,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._hebbian import RULES
 from ._moments import ritz_axes
-from ._prepare import Plan, prepare, prepare_batch
+from ._prepare import PROGRESS_STEPS, Plan, prepare, prepare_batch, steps
+from ._progress import FitProgress
 from .fast import FAST_PROCESSES
 from .geometry import GEOMETRIES, MANIFOLDS, is_matrix_manifold, resolve_geometry
 from .solvers import SOLVERS, RunParams
@@ -140,13 +141,19 @@ class CoupledFlowEmbedding(
         Seed of the only random generator used (walker moves, initial
         weights).  Pass an int for reproducible results.
     verbose : int, default=0
-        When positive, print one line per checkpoint: every 50 weight updates
-        for ``"stochastic"`` and ``"mean_field"`` (update, subspace change,
-        the three Lyapunov terms), every iteration for ``"averaged"`` and
-        :meth:`partial_fit` (the Davis-Kahan bound).  For progress bars and
-        other hooks, scikit-learn's callbacks (``sklearn.callback``, 1.9 on)
-        can be set with ``set_callbacks``: the fit is a task and each block
-        of updates between checkpoints a subtask.
+        When positive, print one line per preparation step as it ends (the
+        neighbour search, the graph, the Metropolis matrix, the Frechet mean,
+        the moments, ...: its name, the samples and its time), a line about
+        every tenth of the neighbour search (at least every 2 s), then one
+        line per checkpoint: every 50 weight updates for ``"stochastic"`` and
+        ``"mean_field"`` (update, subspace change, the three Lyapunov terms),
+        every iteration for ``"averaged"`` and :meth:`partial_fit` (the
+        Davis-Kahan bound).  For progress bars and other hooks,
+        scikit-learn's callbacks (``sklearn.callback``, 1.9 on) can be set
+        with ``set_callbacks``: the fit is a task whose subtasks are the
+        preparation steps (the neighbour search with one subtask per tenth
+        of its rows) and the solver's run (``"solve"``, one subtask per block
+        of updates between checkpoints, where a callback may stop the fit).
 
     Attributes
     ----------
@@ -414,9 +421,12 @@ class CoupledFlowEmbedding(
         )
         solver = SOLVERS[self.solver]
         rng = check_random_state(self.random_state)
-        problem = prepare(X, self._plan(solver), rng)
-        tasks = _CheckpointTasks(self, X, solver.check_every)
-        result = solver.run(problem, self._run_params(solver, problem.n_units, rng, tasks))
+        plan = self._plan(solver)
+        stages = [(name, name in PROGRESS_STEPS) for name in steps(plan)]
+        tasks = FitProgress(self, X, stages, self.verbose)
+        problem = prepare(X, plan, rng, hook=tasks.stage)
+        checkpoint = tasks.solve(self.max_iter, solver.check_every)
+        result = solver.run(problem, self._run_params(solver, problem.n_units, rng, checkpoint))
         self._warn_dynamics(result, solver)
         self._store(problem, result)
         self.stationary_measure_ = problem.measure
@@ -553,7 +563,7 @@ class CoupledFlowEmbedding(
         )
         self._set_stream(state)
         self.n_samples_seen_ = state["count"]
-        tasks = _CheckpointTasks(self, X, _STREAM_SOLVER.check_every)
+        tasks = FitProgress(self, X).solve(self.max_iter, _STREAM_SOLVER.check_every)
         start = None if first_pass else self.weights_
         result = _STREAM_SOLVER.run(
             problem, self._run_params(_STREAM_SOLVER, k, rng, tasks, weights_init=start)
@@ -909,50 +919,6 @@ class CoupledFlowEmbedding(
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-
-class _CheckpointTasks:
-    """Bridge from the flows' checkpoints to scikit-learn's callback API.
-
-    The fit is the root task; each block of ``check_every`` weight updates
-    between two checkpoints (one iteration for the averaged solver) is a
-    subtask, begun when the block starts and ended at its checkpoint, where
-    a callback may stop the fit (its ``on_fit_task_end`` returns True).
-    Without ``sklearn.callback`` (scikit-learn < 1.9) every call is a no-op.
-    """
-
-    def __init__(self, estimator, X, check_every):
-        self.estimator, self.X, self.task = estimator, X, None
-        if not hasattr(estimator, "_init_callback_context"):
-            self.root = None
-            return
-        max_subtasks = -(-estimator.max_iter // check_every)
-        self.root = estimator._init_callback_context(max_subtasks=max_subtasks)
-        self.root.call_on_fit_task_begin(estimator=estimator, X=X)
-        self._begin()
-
-    def _begin(self):
-        self.task = self.root.subcontext(task_name="checkpoint")
-        self.task.call_on_fit_task_begin(estimator=self.estimator, X=self.X)
-
-    def __call__(self, step, last):
-        if self.root is None:
-            return False
-        stop = self.task.call_on_fit_task_end(estimator=self.estimator, X=self.X)
-        self.task = None
-        if not (stop or last):
-            self._begin()
-        return stop
-
-    def close(self):
-        """End a block cut short (a diverged run) and the fit itself."""
-        if self.root is None:
-            return
-        if self.task is not None:
-            self.task.call_on_fit_task_end(estimator=self.estimator, X=self.X)
-        self.root.call_on_fit_task_end(
-            estimator=self.estimator, X=self.X, reconstruction_attributes={}
-        )
 
 
 def _check_features(X, n_components):

@@ -30,8 +30,14 @@ MEMBERSHIP_TOL = 1e-5
 #: tangent mean of 8e-3).
 FRECHET_MAX_ITER = 1000
 FRECHET_EPSILON = 1e-12
-#: Query rows per kNN chunk times (n_neighbors + 1).
+#: Query rows per kNN chunk times (n_neighbors + 1): the memory bound.
 KNN_CHUNK_ENTRIES = 2**18
+#: Below the memory bound, the kNN search runs in this many chunks (so that
+#: its progress is reported about every 5%), of at least KNN_MIN_CHUNK rows.
+#: The distances do not depend on the chunks (scikit-learn computes each
+#: query's on its own).
+KNN_PROGRESS_CHUNKS = 20
+KNN_MIN_CHUNK = 1024
 
 
 class Geometry(ABC):
@@ -218,7 +224,7 @@ class Geometry(ABC):
         """
 
     @abstractmethod
-    def kneighbors(self, X, Z, n_neighbors):
+    def kneighbors(self, X, Z, n_neighbors, progress=None):
         """Geodesic nearest neighbours of every sample (self excluded).
 
         Parameters
@@ -229,6 +235,9 @@ class Geometry(ABC):
             Their tangent coordinates at the base point (for flat space the
             distances are those of ``Z``, whatever its scale).
         n_neighbors : int
+        progress : callable, default=None
+            ``progress(done, total)``, called as the search advances (the
+            preparation's progress report, :mod:`slowfast_sklearn._prepare`).
 
         Returns
         -------
@@ -289,13 +298,13 @@ class Geometry(ABC):
             Tangent vectors at the rows of ``X``, ambient coordinates.
         """
 
-    def _reranked_kneighbors(self, points, Z, n_neighbors):
+    def _reranked_kneighbors(self, points, Z, n_neighbors, progress=None):
         """Geodesic neighbours from ``2 * n_neighbors`` candidates of a
         Euclidean search in the tangent coordinates ``Z``, ranked by the
         exact distance ``self.pair_dist`` between ``points`` (the curved
         manifolds whose distance is not a function of one Euclidean one)."""
         m = min(2 * n_neighbors, points.shape[0] - 1)
-        _, candidates = self_kneighbors(Z, m)
+        _, candidates = self_kneighbors(Z, m, progress=progress)
         pair_dist = self.pair_dist(points[:, None], points[candidates])
         order = np.argsort(pair_dist, axis=1, kind="stable")[:, :n_neighbors]
         return (
@@ -330,7 +339,7 @@ def frechet_mean(space, X, init_point):
     return np.asarray(estimator.fit(X).estimate_, dtype=np.float64)
 
 
-def self_kneighbors(points, n_neighbors):
+def self_kneighbors(points, n_neighbors, progress=None):
     """Every sample's ``n_neighbors`` nearest other samples, Euclidean.
 
     What ``NearestNeighbors(n_neighbors).fit(points).kneighbors()`` returns
@@ -346,6 +355,10 @@ def self_kneighbors(points, n_neighbors):
     ----------
     points : ndarray of shape (n_samples, n_coordinates)
     n_neighbors : int
+    progress : callable, default=None
+        ``progress(done, n_samples)`` after each chunk, ``done`` the rows
+        searched so far (about every 5% of them; see
+        :data:`KNN_PROGRESS_CHUNKS`).
 
     Returns
     -------
@@ -356,7 +369,8 @@ def self_kneighbors(points, n_neighbors):
     nn = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(points)
     distances = np.empty((n, n_neighbors))
     indices = np.empty((n, n_neighbors), dtype=np.int32 if n < 2**31 else np.intp)
-    chunk = max(1, KNN_CHUNK_ENTRIES // (n_neighbors + 1))
+    chunk = max(1, min(KNN_CHUNK_ENTRIES // (n_neighbors + 1),
+                       max(KNN_MIN_CHUNK, -(-n // KNN_PROGRESS_CHUNKS))))
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
         dist, ind = nn.kneighbors(points[start:stop])
@@ -364,6 +378,8 @@ def self_kneighbors(points, n_neighbors):
         keep[keep.all(axis=1), 0] = False
         distances[start:stop] = dist[keep].reshape(-1, n_neighbors)
         indices[start:stop] = ind[keep].reshape(-1, n_neighbors)
+        if progress is not None:
+            progress(stop, n)
     return distances, indices
 
 

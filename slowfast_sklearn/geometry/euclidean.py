@@ -56,8 +56,8 @@ class EuclideanGeometry(Geometry):
     def from_ambient(self, V, base):
         return np.asarray(V, dtype=np.float64)
 
-    def kneighbors(self, X, Z, n_neighbors):
-        return self_kneighbors(Z, n_neighbors)
+    def kneighbors(self, X, Z, n_neighbors, progress=None):
+        return self_kneighbors(Z, n_neighbors, progress=progress)
 
     def exp_at(self, V, X):
         return X + V
