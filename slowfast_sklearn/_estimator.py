@@ -143,16 +143,16 @@ class CoupledFlowEmbedding(
     verbose : int, default=0
         When positive, print one line per preparation step as it ends (the
         neighbour search, the graph, the Metropolis matrix, the Frechet mean,
-        the moments, ...: its name, the samples and its time), a line about
-        every tenth of the neighbour search (at least every 2 s), then one
+        the moments, ...: its name, the samples and its time), a line per
+        tenth of the neighbour search (or after 2 s without one), then one
         line per checkpoint: every 50 weight updates for ``"stochastic"`` and
         ``"mean_field"`` (update, subspace change, the three Lyapunov terms),
         every iteration for ``"averaged"`` and :meth:`partial_fit` (the
         Davis-Kahan bound).  For progress bars and other hooks,
         scikit-learn's callbacks (``sklearn.callback``, 1.9 on) can be set
         with ``set_callbacks``: the fit is a task whose subtasks are the
-        preparation steps (the neighbour search with one subtask per tenth
-        of its rows) and the solver's run (``"solve"``, one subtask per block
+        preparation steps (the neighbour search with one subtask per 5% of
+        its rows) and the solver's run (``"solve"``, one subtask per block
         of updates between checkpoints, where a callback may stop the fit).
 
     Attributes

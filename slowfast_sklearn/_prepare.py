@@ -32,7 +32,7 @@ with counts of its own (rows searched, say; ``0 <= done <= total``,
 neighbour search gets it from the ``"neighbours"`` step.  The estimator's
 hook (:class:`~slowfast_sklearn._progress.FitProgress`) turns the calls into
 verbose lines (about every tenth of the work or every couple of seconds) and
-into callback subtasks (one per tenth).  A step that reports must be named in
+into callback subtasks (one per twentieth).  A step that reports must be named in
 :data:`PROGRESS_STEPS`, so that its callback task is created with subtasks;
 calls from any other step reach verbose only.  Call it as often as is cheap:
 it costs a clock read and a comparison.  :func:`steps` lists the steps a plan

@@ -4,7 +4,7 @@ The fit is one task of scikit-learn's callback API (``sklearn.callback``,
 1.9 on).  Its subtasks are, in order, the preparation's steps (one task per
 step of :func:`~slowfast_sklearn._prepare.prepare`) and the solver's run
 (``"solve"``).  A step named in :data:`~slowfast_sklearn._prepare.PROGRESS_STEPS`
-has :data:`TICKS` leaf subtasks, one ended per tenth of its work as it
+has :data:`TICKS` leaf subtasks, one ended per twentieth of its work as it
 reports it (``problem.progress(done, total)``); the solver's run has one leaf
 per block of weight updates between two checkpoints, where a callback may
 stop the fit.  The other steps are leaves.  With ``verbose`` each step prints
@@ -19,8 +19,10 @@ import time
 
 __all__ = ["PRINT_AFTER", "PRINT_EVERY", "TICKS", "FitProgress"]
 
-#: Callback subtasks of a step that reports its progress (one per tenth).
-TICKS = 10
+#: Callback subtasks of a step that reports its progress (one per 5% of it).
+TICKS = 20
+#: Verbose lines of such a step: one per tenth of its work (or PRINT_EVERY).
+TENTHS = 10
 #: Longest silence (seconds) of a verbose step that reports its progress.
 PRINT_EVERY = 2.0
 #: A step's progress lines start after it has run this long (seconds): a
@@ -153,8 +155,8 @@ class _Meter:
         self.ticks = self.printed_tenth = 0
 
     def __call__(self, done, total):
-        tenth = int(done * TICKS // total) if total > 0 else TICKS
-        while self.task is not None and self.ticks < min(tenth, TICKS):
+        tick = int(done * TICKS // total) if total > 0 else TICKS
+        while self.task is not None and self.ticks < min(tick, TICKS):
             self.report._end(self.report._subtask(self.task, "progress", 0))
             self.ticks += 1
         if not self.report.verbose or done >= total:
@@ -162,6 +164,7 @@ class _Meter:
         now = clock()
         if now - self.start < PRINT_AFTER:
             return
+        tenth = int(done * TENTHS // total)
         if tenth > self.printed_tenth or now - self.printed_at >= PRINT_EVERY:
             self.printed_tenth, self.printed_at = tenth, now
             self.report.print(f"{self.name}: {done}/{total} ({done / total:.0%}), "

@@ -5,7 +5,7 @@ neighbour search, throttled), then one per checkpoint (every 50 updates for
 the walker solvers, every iteration for the averaged one).  Where the
 installed scikit-learn has ``sklearn.callback`` (1.9 on), the fit is a
 callback task whose subtasks are the preparation's steps (the neighbour
-search with one subtask per tenth of its rows) and the solver's run, whose
+search with one subtask per 5% of its rows) and the solver's run, whose
 subtasks are the blocks of updates between checkpoints; a callback can watch
 them (``ProgressBar``) or stop the fit.  Times come from a fake clock where
 the throttling is tested.
@@ -119,7 +119,7 @@ def stage_events(name, ticks=0):
 @pytest.mark.parametrize("solver", ["stochastic", "mean_field", "averaged"])
 def test_callback_sees_each_step_and_each_checkpoint(X, solver):
     """The fit's subtasks: the preparation's steps in order (the neighbour
-    search with one subtask per tenth), then the solver's run, whose
+    search with one subtask per 5%), then the solver's run, whose
     subtasks are the blocks between checkpoints."""
     recorder = Recorder()
     est = CoupledFlowEmbedding(n_components=2, solver=solver, random_state=0)
@@ -151,7 +151,7 @@ def test_callback_sees_each_step_and_each_checkpoint(X, solver):
 def test_the_neighbour_search_reports_each_chunk(monkeypatch, capsys, manifold):
     """In chunks of 60 rows, the search of 600 samples reports ten times:
     verbose lines with increasing counts (a fake clock reads 1 s later at
-    each look) and one callback subtask per tenth, inside its task."""
+    each look) and all of its callback subtasks, inside its task."""
     ticking = iter(np.arange(0.0, 1e4, 1.0))
     monkeypatch.setattr(progress_module, "clock", lambda: next(ticking))
     monkeypatch.setattr(geometry_base, "KNN_MIN_CHUNK", 60)
@@ -180,9 +180,10 @@ def test_the_neighbour_search_reports_each_chunk(monkeypatch, capsys, manifold):
 
 
 def test_self_kneighbors_reports_monotone_counts(monkeypatch):
-    """About KNN_PROGRESS_CHUNKS calls, counts increasing to n_samples, and
-    the neighbours of scikit-learn's search of the whole set."""
+    """KNN_PROGRESS_CHUNKS calls, counts increasing to n_samples, and the
+    neighbours of scikit-learn's search of the whole set."""
     monkeypatch.setattr(geometry_base, "KNN_MIN_CHUNK", 16)
+    monkeypatch.setattr(geometry_base, "KNN_PROGRESS_CHUNKS", 20)
     Z = np.random.default_rng(1).standard_normal((1000, 4))
     calls = []
     distances, indices = self_kneighbors(Z, 5, progress=lambda done, total: calls.append(
@@ -195,8 +196,8 @@ def test_self_kneighbors_reports_monotone_counts(monkeypatch):
 
 
 def test_ticks_follow_the_share_done(X):
-    """Three reports of a step (30%, 75%, all) end 3, 4 and 3 of its ten
-    subtasks: the callbacks see each tenth, however the work is cut."""
+    """Three reports of a step (30%, 75%, all) end 6, 9 and 5 of its twenty
+    subtasks: the callbacks see each 5%, however the work is cut."""
     recorder = Recorder()
     est = CoupledFlowEmbedding().set_callbacks(recorder)
     report = FitProgress(est, X, [("neighbours", True)])
@@ -209,7 +210,7 @@ def test_ticks_follow_the_share_done(X):
         for done in (120, 300, 400):
             progress(done, 400)
             seen.append(sum(1 for e in recorder.events if e[:2] == ("end", "progress")))
-    assert seen == [3, 7, 10]
+    assert seen == [6, 15, 20] and TICKS == 20
     assert recorder.events[-1][:2] == ("end", "neighbours")
 
 
