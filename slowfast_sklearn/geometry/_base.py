@@ -19,7 +19,6 @@ calls geomstats (on the sphere and SPD), imported lazily, so that neither
 from abc import ABC, abstractmethod
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 __all__ = ["Geometry", "MEMBERSHIP_TOL", "frechet_mean", "self_kneighbors", "softmax_rows"]
 
@@ -366,6 +365,11 @@ def self_kneighbors(points, n_neighbors, progress=None):
     distances : ndarray of shape (n_samples, n_neighbors), float64
     indices : ndarray of shape (n_samples, n_neighbors), int32 (intp beyond 2**31 samples)
     """
+    # Imported on first use: sklearn.neighbors brings linear_model, svm,
+    # decomposition and model_selection (0.1-0.3 s), which neither
+    # ``import slowfast_sklearn`` nor a fit without a graph needs.
+    from sklearn.neighbors import NearestNeighbors
+
     n = points.shape[0]
     nn = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(points)
     distances = np.empty((n, n_neighbors))
