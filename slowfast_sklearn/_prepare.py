@@ -34,9 +34,12 @@ hook (:class:`~slowfast_sklearn._progress.FitProgress`) turns the calls into
 verbose lines (about every tenth of the work or every couple of seconds) and
 into callback subtasks (one per twentieth).  A step that reports must be named in
 :data:`PROGRESS_STEPS`, so that its callback task is created with subtasks;
-calls from any other step reach verbose only.  Call it as often as is cheap:
-it costs a clock read and a comparison.  :func:`steps` lists the steps a plan
-runs before they run.
+calls from any other step reach verbose only.  Work in phases reports one
+count over all of them: a search that makes two passes over ``n`` rows
+calls ``progress(pass_index * n + rows_done, 2 * n)``.  Call it every second
+or so of work, or more often: a call costs a clock read and a comparison
+(and a callback subtask per 5% reached).  :func:`steps` lists the steps a
+plan runs before they run.
 """
 
 import contextlib
