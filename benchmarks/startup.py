@@ -11,7 +11,10 @@ previous commit's).  An embed's start-up is its wall time less the fit's
 own time, which it prints.  Prints the median wall time of each and its
 ratio to ``import sklearn.base`` (scikit-learn's own import is the floor),
 and the median CPU time (user + system) of the process, which a loaded
-machine disturbs less.
+machine disturbs less.  Then, from ``python -X importtime -c "import
+sklearn.base; import slowfast_sklearn"`` in the same rounds, scikit-learn's
+import (the floor) and what the package adds to it (its own modules and
+whatever scikit-learn had not imported yet).
 """
 
 import argparse
@@ -42,6 +45,24 @@ def _run(args, pythonpath):
     return wall, wall - float(fit.group(1)) if fit else wall, cpu
 
 
+def _import_split(pythonpath):
+    """(sklearn.base + the package, sklearn.base, the package's addition), -X importtime."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    code = "import sklearn.base; import slowfast_sklearn"
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
+                            capture_output=True, text=True, env=env, cwd=tempfile.gettempdir(),
+                            check=True)
+    cumulative = {}
+    for line in result.stderr.splitlines():
+        fields = line.split("|")
+        if len(fields) == 3 and fields[1].strip().isdigit():
+            cumulative.setdefault(fields[2].strip(), int(fields[1]) / 1e6)
+    floor, added = cumulative["sklearn.base"], cumulative["slowfast_sklearn"]
+    return floor + added, floor, added
+
+
 def main(rounds, against):
     folder = tempfile.mkdtemp()
     source, target = os.path.join(folder, "in.npy"), os.path.join(folder, "out.npy")
@@ -57,9 +78,13 @@ def main(rounds, against):
         for name in list(commands)[1:]:
             commands[f"{name} [{against}]"] = (commands[name][0], os.path.abspath(against))
     runs = {name: [] for name in commands}
+    splits = {label: [] for label in ("this checkout", against) if label}
     for _ in range(rounds):
         for name, (args, path) in commands.items():
             runs[name].append(_run(args, path))
+        for label in splits:
+            splits[label].append(_import_split(None if label == "this checkout"
+                                               else os.path.abspath(against)))
     floor = statistics.median(start for _, start, _ in runs["import sklearn.base"])
     cpu_floor = statistics.median(cpu for _, _, cpu in runs["import sklearn.base"])
     print(f"{'command':<56}{'start-up':>9}{'x sklearn.base':>15}{'CPU':>8}"
@@ -69,6 +94,11 @@ def main(rounds, against):
         cpu = statistics.median(v[2] for v in values)
         print(f"{name:<56}{start:8.3f}s{start / floor:14.2f}x{cpu:7.3f}s{cpu / cpu_floor:14.2f}x"
               f"{statistics.median(v[0] for v in values):14.3f}s")
+    print("\n-X importtime, import sklearn.base then slowfast_sklearn (medians): "
+          "total = sklearn.base + the package")
+    for label, values in splits.items():
+        total, base, rest = (statistics.median(v[i] for v in values) for i in range(3))
+        print(f"  {label:<54}{total:7.3f}s = {base:.3f}s + {rest:.3f}s")
 
 
 if __name__ == "__main__":
