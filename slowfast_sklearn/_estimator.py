@@ -28,7 +28,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._hebbian import RULES
 from ._moments import ritz_axes
-from ._prepare import Plan, prepare, prepare_batch
+from ._prepare import PROGRESS_STEPS, Plan, prepare, prepare_batch, steps
+from ._progress import FitProgress
 from ._rows import canonical_sparse
 from ._threads import one_blas_thread
 from .fast import FAST_PROCESSES
@@ -159,13 +160,19 @@ class CoupledFlowEmbedding(
         Seed of the only random generator used (walker moves, initial
         weights).  Pass an int for reproducible results.
     verbose : int, default=0
-        When positive, print one line per checkpoint: every 50 weight updates
-        for ``"stochastic"`` and ``"mean_field"`` (update, subspace change,
-        the three Lyapunov terms), every iteration for ``"averaged"`` and
-        :meth:`partial_fit` (the Davis-Kahan bound).  For progress bars and
-        other hooks, scikit-learn's callbacks (``sklearn.callback``, 1.9 on)
-        can be set with ``set_callbacks``: the fit is a task and each block
-        of updates between checkpoints a subtask.
+        When positive, print one line per preparation step as it ends (the
+        neighbour search, the graph, the Metropolis matrix, the Frechet mean,
+        the moments, ...: its name, the samples and its time), a line per
+        tenth of the neighbour search (or after 2 s without one), then one
+        line per checkpoint: every 50 weight updates for ``"stochastic"`` and
+        ``"mean_field"`` (update, subspace change, the three Lyapunov terms),
+        every iteration for ``"averaged"`` and :meth:`partial_fit` (the
+        Davis-Kahan bound).  For progress bars and other hooks,
+        scikit-learn's callbacks (``sklearn.callback``, 1.9 on) can be set
+        with ``set_callbacks``: the fit is a task whose subtasks are the
+        preparation steps (the neighbour search with one subtask per 5% of
+        its rows) and the solver's run (``"solve"``, one subtask per block
+        of updates between checkpoints, where a callback may stop the fit).
 
     Attributes
     ----------
@@ -462,10 +469,13 @@ class CoupledFlowEmbedding(
         solver = resolve_solver(self.solver, self.rule, FAST_PROCESSES[self.kernel],
                                 self.walker_lifetime)
         rng = check_random_state(self.random_state)
-        problem = prepare(X, self._plan(solver), rng)
+        plan = self._plan(solver)
+        stages = [(name, name in PROGRESS_STEPS) for name in steps(plan)]
+        tasks = FitProgress(self, X, stages, self.verbose)
+        problem = prepare(X, plan, rng, hook=tasks.stage)
         params = self._run_params(solver, problem.n_units, rng, None, n_samples=problem.n_samples)
-        tasks = _CheckpointTasks(self, X, solver.checkpoints(params))
-        result = solver.run(problem, replace(params, checkpoint=tasks))
+        checkpoint = tasks.solve(solver.checkpoints(params))
+        result = solver.run(problem, replace(params, checkpoint=checkpoint))
         self._warn_dynamics(result, solver)
         self._store(problem, result, problem.n_samples)
         self.solver_ = solver.name
@@ -658,7 +668,7 @@ class CoupledFlowEmbedding(
         # the weights a fit left.
         start = None if first_pass else getattr(self, "_stream_block", self.weights_)
         params = self._run_params(_STREAM_SOLVER, k, rng, None, weights_init=start)
-        tasks = _CheckpointTasks(self, X, _STREAM_SOLVER.checkpoints(params))
+        tasks = FitProgress(self, X).solve(_STREAM_SOLVER.checkpoints(params))
         result = _STREAM_SOLVER.run(problem, replace(params, checkpoint=tasks))
         self._warn_dynamics(result, _STREAM_SOLVER, caller="partial_fit")
         self._store(problem, result, state["count"])
@@ -1126,49 +1136,6 @@ class CoupledFlowEmbedding(
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.sparse = _is_flat(self.manifold)
         return tags
-
-
-class _CheckpointTasks:
-    """Bridge from the flows' checkpoints to scikit-learn's callback API.
-
-    The fit is the root task; each block of weight updates between two
-    checkpoints (one iteration for the averaged solver, one life of the
-    walkers for the variance-reduced ones) is a subtask, begun when the block starts and ended at its checkpoint, where
-    a callback may stop the fit (its ``on_fit_task_end`` returns True).
-    Without ``sklearn.callback`` (scikit-learn < 1.9) every call is a no-op.
-    """
-
-    def __init__(self, estimator, X, max_subtasks):
-        self.estimator, self.X, self.task = estimator, X, None
-        if not hasattr(estimator, "_init_callback_context"):
-            self.root = None
-            return
-        self.root = estimator._init_callback_context(max_subtasks=max_subtasks)
-        self.root.call_on_fit_task_begin(estimator=estimator, X=X)
-        self._begin()
-
-    def _begin(self):
-        self.task = self.root.subcontext(task_name="checkpoint")
-        self.task.call_on_fit_task_begin(estimator=self.estimator, X=self.X)
-
-    def __call__(self, step, last):
-        if self.root is None:
-            return False
-        stop = self.task.call_on_fit_task_end(estimator=self.estimator, X=self.X)
-        self.task = None
-        if not (stop or last):
-            self._begin()
-        return stop
-
-    def close(self):
-        """End a block cut short (a diverged run) and the fit itself."""
-        if self.root is None:
-            return
-        if self.task is not None:
-            self.task.call_on_fit_task_end(estimator=self.estimator, X=self.X)
-        self.root.call_on_fit_task_end(
-            estimator=self.estimator, X=self.X, reconstruction_attributes={}
-        )
 
 
 def _is_flat(manifold):

@@ -32,7 +32,8 @@ __all__ = ["approximate_kneighbors"]
 _BLOCK_ENTRIES = 2**18
 
 
-def approximate_kneighbors(Z, n_neighbors, *, rng, n_trees=4, leaf_size=256, refine=0, fan=3):
+def approximate_kneighbors(Z, n_neighbors, *, rng, n_trees=4, leaf_size=256, refine=0, fan=3,
+                           progress=None):
     """Approximate nearest neighbours of every sample (itself excluded).
 
     Parameters
@@ -52,6 +53,9 @@ def approximate_kneighbors(Z, n_neighbors, *, rng, n_trees=4, leaf_size=256, ref
         Rounds of the neighbours-of-neighbours refinement.
     fan : int, default=3
         Nearest neighbours whose lists a refinement round reads.
+    progress : callable, default=None
+        ``progress(done, total)`` after each tree and each refinement round
+        (the preparation's progress API).
 
     Returns
     -------
@@ -73,10 +77,10 @@ def approximate_kneighbors(Z, n_neighbors, *, rng, n_trees=4, leaf_size=256, ref
     if not 0 < k < n:
         raise ValueError(f"n_neighbors={k} must be in [1, n_samples - 1={n - 1}].")
     with one_blas_thread():
-        return _forest(Z, k, rng, n_trees, leaf_size, refine, fan)
+        return _forest(Z, k, rng, n_trees, leaf_size, refine, fan, progress)
 
 
-def _forest(Z, k, rng, n_trees, leaf_size, refine, fan):
+def _forest(Z, k, rng, n_trees, leaf_size, refine, fan, progress):
     """:func:`approximate_kneighbors` itself."""
     n = Z.shape[0]
     # Leaves hold between half and all of leaf_size samples: at least k + 1.
@@ -96,10 +100,17 @@ def _forest(Z, k, rng, n_trees, leaf_size, refine, fan):
         _leaf_neighbours(Zs, sq, order, bounds, indices[:, columns], ranks[:, columns])
         if tree:
             _merge_into(indices, ranks, k)
+        if progress is not None:
+            progress(tree + 1, n_trees + refine + 1)
     indices, ranks = indices[:, :k].copy(), ranks[:, :k].copy()
-    for _ in range(refine):
+    for done in range(refine):
         indices, ranks = _refine(Zs, sq, indices, ranks, k, fan)
-    return _exact_sorted(Z, indices)
+        if progress is not None:
+            progress(n_trees + done + 1, n_trees + refine + 1)
+    out = _exact_sorted(Z, indices)
+    if progress is not None:
+        progress(n_trees + refine + 1, n_trees + refine + 1)
+    return out
 
 
 def _tree_leaves(Z, leaf_size, rng):

@@ -25,6 +25,28 @@ instead of the centred copy, the neighbours are searched on the sparse rows
 and the moments are built by implicit centring
 (:func:`~slowfast_sklearn._moments.sparse_second_moment`); nothing of size
 ``n x d`` is densified.
+
+Progress
+--------
+The hook's context manager may yield a callable ``progress(done, total)``;
+while its step runs it is the problem's :attr:`Problem.progress` (a no-op
+otherwise).  A step whose work comes in chunks calls it after each chunk
+with counts of its own (rows searched, say; ``0 <= done <= total``,
+``done`` non-decreasing) and passes it down to plain functions as their
+``progress=None`` argument: :meth:`Geometry.kneighbors
+<slowfast_sklearn.geometry._base.Geometry.kneighbors>` and
+:func:`~slowfast_sklearn.geometry._base.self_kneighbors` take one, so a new
+neighbour search gets it from the ``"neighbours"`` step.  The estimator's
+hook (:class:`~slowfast_sklearn._progress.FitProgress`) turns the calls into
+verbose lines (about every tenth of the work or every couple of seconds) and
+into callback subtasks (one per twentieth).  A step that reports must be named in
+:data:`PROGRESS_STEPS`, so that its callback task is created with subtasks;
+calls from any other step reach verbose only.  Work in phases reports one
+count over all of them: a search that makes two passes over ``n`` rows
+calls ``progress(pass_index * n + rows_done, 2 * n)``.  Call it every second
+or so of work, or more often: a call costs a clock read and a comparison
+(and a callback subtask per 5% reached).  :func:`steps` lists the steps a
+plan runs before they run.
 """
 
 import contextlib
@@ -54,7 +76,8 @@ from ._rows import CentredRows, SparseCentredRows
 from .fast.graph import GraphProcess, kernel_graph, metropolis_transition, stationary_law
 from .geometry import resolve_geometry
 
-__all__ = ["ON_DEMAND_BYTES", "Plan", "Problem", "prepare", "prepare_batch", "warn_few_samples"]
+__all__ = ["ON_DEMAND_BYTES", "PROGRESS_STEPS", "Plan", "Problem", "prepare", "prepare_batch",
+           "steps", "warn_few_samples"]
 
 #: laziness of the walk (makes the chain aperiodic), theory.md section 6.
 LAZINESS = 0.1
@@ -65,6 +88,12 @@ ON_DEMAND_BYTES = 2**25
 #: Fraction of n_samples below which the tempered measure's effective
 #: sample size draws a warning (breast_cancer, standardised, at T=2: 0.009).
 FEW_SAMPLES = 0.05
+#: The steps that report their progress inside (``problem.progress``).
+PROGRESS_STEPS = frozenset({"neighbours"})
+
+
+def _silent(done, total):
+    """The progress of a step nobody watches."""
 
 
 @dataclass(frozen=True)
@@ -135,6 +164,9 @@ class Problem:
     total, total_variance : float
         ``tr C_pi`` in the moments' units and in the data's squared units
         (Bessel-corrected).
+    progress : callable
+        ``progress(done, total)``: the running step's progress report (see
+        the module's docstring); a no-op outside a watched step.
     """
 
     def __init__(self, X, plan, rng=None):
@@ -150,6 +182,7 @@ class Problem:
         # * 2**-exponent under pi: partial_fit's running sums, for free; the
         # same of a curved manifold's (Log_b x)[columns] * 2**-exponent.
         self.flat_moments = self.tangent_moments = None
+        self.progress = _silent
 
     @property
     def measure(self):
@@ -185,7 +218,8 @@ def prepare(X, plan, rng, hook=None):
         The fit's generator (Lanczos' start vector on wide data).
     hook : callable, default=None
         ``hook(step_name, problem)`` returning a context manager entered
-        around each step.
+        around each step; what it yields, if callable, is the step's
+        ``problem.progress``.
 
     Returns
     -------
@@ -200,18 +234,39 @@ def prepare(X, plan, rng, hook=None):
         out of range.
     """
     problem = Problem(X, plan, rng)
-    streamed = plan.solver.dense_moments and plan.temperature == 1.0
-    steps = [("geometry", _geometry), ("frechet mean", _frechet_mean), ("kernel", _kernel)]
-    if streamed:
-        steps += [("moments", _streamed_moments)]
-    else:
-        steps += [("coordinates", _coordinates), ("neighbours", _neighbours),
-                  ("graph", _graph), ("metropolis", _metropolis), ("moments", _moments)]
-    steps += [("measure", _measure)]
-    for name, step in steps:
-        with (hook(name, problem) if hook is not None else contextlib.nullcontext()):
-            step(problem)
+    for name, step in _steps(plan):
+        with (hook(name, problem) if hook is not None else contextlib.nullcontext()) as report:
+            problem.progress = report if callable(report) else _silent
+            try:
+                step(problem)
+            finally:
+                problem.progress = _silent
     return problem
+
+
+def steps(plan):
+    """The names of the steps :func:`prepare` runs for ``plan``, in order.
+
+    Parameters
+    ----------
+    plan : Plan
+
+    Returns
+    -------
+    names : list of str
+    """
+    return [name for name, _ in _steps(plan)]
+
+
+def _steps(plan):
+    streamed = plan.solver.dense_moments and plan.temperature == 1.0
+    named = [("geometry", _geometry), ("frechet mean", _frechet_mean), ("kernel", _kernel)]
+    if streamed:
+        named += [("moments", _streamed_moments)]
+    else:
+        named += [("coordinates", _coordinates), ("neighbours", _neighbours),
+                  ("graph", _graph), ("metropolis", _metropolis), ("moments", _moments)]
+    return named + [("measure", _measure)]
 
 
 def _geometry(p):
@@ -399,10 +454,11 @@ def _neighbours(p):
     n_neighbors = min(p.plan.n_neighbors, p.n_samples - 1)
     if isinstance(p.rows, SparseCentredRows):
         # Searched on the sparse rows themselves; the view stays the rows.
-        p.neighbours = p.geometry.kneighbors(p.X, p.rows.neighbour_points(), n_neighbors)
+        p.neighbours = p.geometry.kneighbors(p.X, p.rows.neighbour_points(), n_neighbors,
+                                             progress=p.progress)
         p.on_demand = True
         return
-    p.neighbours = p.geometry.kneighbors(p.X, p.rows, n_neighbors)
+    p.neighbours = p.geometry.kneighbors(p.X, p.rows, n_neighbors, progress=p.progress)
     p.on_demand = _rows_on_demand(p)
     if p.on_demand:
         p.rows = CentredRows(p.X, p.base, p.active, np.ldexp(1.0, -p.exponent))

@@ -17,7 +17,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-import slowfast_sklearn.__main__ as cli
+from slowfast_sklearn._cli import demo as cli_demo
+from slowfast_sklearn._cli import embed as cli_embed
+from slowfast_sklearn._cli import figure as cli_figure
+from slowfast_sklearn._cli import io as cli_io
 from slowfast_sklearn import CoupledFlowEmbedding
 from slowfast_sklearn.__main__ import _add_embed_parser, main
 
@@ -262,7 +265,7 @@ def test_bad_parameter_and_unwritable_output(tmp_path, data, monkeypatch, capsys
     def no_reading(*args, **kwargs):
         raise AssertionError("read the input before checking the output path")
 
-    monkeypatch.setattr(cli, "read_matrix", no_reading)
+    monkeypatch.setattr(cli_embed, "read_matrix", no_reading)
     for bad, problem in [(tmp_path, "it is a directory; name a file in it"),
                          (source / "x.csv", f"{source} is a file, not a directory"),
                          ("", "the output path is empty")]:
@@ -315,12 +318,12 @@ def test_pandas_to_csv_with_its_index(tmp_path, capsys, data, columns):
     assert "wrote 300 x 2 float64 features" in capsys.readouterr().out
     expected = CoupledFlowEmbedding(solver="averaged", random_state=0).fit_transform(data)
     _assert_same_features(np.load(target), expected)
-    X, names = cli.read_matrix(source)
+    X, names = cli_io.read_matrix(source)
     np.testing.assert_array_equal(X, data)  # to_csv writes round-tripping floats
     assert names == (columns or [str(j) for j in range(5)])
     # Without the index, default names 0..4 are a header, not a sample.
     frame.to_csv(source, index=False)
-    X, names = cli.read_matrix(source)
+    X, names = cli_io.read_matrix(source)
     np.testing.assert_array_equal(X, data)
     assert names == (columns or [str(j) for j in range(5)])
 
@@ -329,7 +332,7 @@ def test_integer_first_row_stays_data(tmp_path):
     """A first row 0,1,2 over integer rows is data (it could be counts)."""
     source = tmp_path / "counts.csv"
     source.write_text("0,1,2\n4,5,6\n7,8,10\n")
-    X, names = cli.read_matrix(source)
+    X, names = cli_io.read_matrix(source)
     assert names is None
     np.testing.assert_array_equal(X, [[0, 1, 2], [4, 5, 6], [7, 8, 10]])
 
@@ -348,7 +351,7 @@ def test_delimiters(tmp_path, capsys, data, sep, option):
     assert main(argv) == 0, capsys.readouterr().err
     expected = CoupledFlowEmbedding(solver="averaged", random_state=0).fit_transform(data)
     _assert_same_features(np.load(target), expected)
-    assert cli.read_matrix(source)[1] == list("abcde")
+    assert cli_io.read_matrix(source)[1] == list("abcde")
 
 
 def test_whitespace_runs_and_blank_lines(tmp_path):
@@ -356,7 +359,7 @@ def test_whitespace_runs_and_blank_lines(tmp_path):
     lines read as the numbers they show."""
     source = tmp_path / "aligned.txt"
     source.write_text("\ufeff  x      y\n\n  1.5   -2\n 10.25   3e2\n\n", encoding="utf-8")
-    X, names = cli.read_matrix(source)
+    X, names = cli_io.read_matrix(source)
     assert names == ["x", "y"]
     np.testing.assert_array_equal(X, [[1.5, -2.0], [10.25, 300.0]])
 
@@ -428,10 +431,10 @@ def test_every_parameter_has_an_option():
     for name, (text, _) in NON_DEFAULTS.items():
         assert name in flags, f"no option for {name}"
         argv += flags[name] + ([] if text is None else [text])
-    est = cli._estimator_from_args(parser.parse_args(argv))
+    est = cli_embed._estimator_from_args(parser.parse_args(argv))
     assert est.get_params() == {name: value for name, (_, value) in NON_DEFAULTS.items()}
     # Defaults are the estimator's, except a fixed seed.
-    est = cli._estimator_from_args(parser.parse_args(["in.csv", "-o", "out.csv"]))
+    est = cli_embed._estimator_from_args(parser.parse_args(["in.csv", "-o", "out.csv"]))
     assert est.get_params() == {**params, "random_state": 0}
 
 
@@ -505,12 +508,15 @@ def test_help_documents_every_option():
 # -- Start-up: what a flat-data embed imports -------------------------------
 
 #: Run in a fresh process: the top-level packages of the demo (and of curved
-#: manifolds) that a flat-data embed has imported.  (The package itself
-#: imports sklearn.neighbors, which brings sklearn.linear_model and more.)
+#: manifolds) that a flat-data embed has imported.  sklearn.neighbors (which
+#: brings sklearn.linear_model, svm, decomposition and more) comes with the
+#: first neighbour search, which the averaged solver at temperature 1 skips.
 _IMPORTS = """
 import sys
 from slowfast_sklearn.__main__ import main
-heavy = {"geomstats", "matplotlib", "PIL", "sklearn.datasets", "sklearn.pipeline"}
+heavy = {"geomstats", "matplotlib", "PIL", "sklearn.datasets", "sklearn.pipeline",
+         "sklearn.neighbors", "sklearn.linear_model"}
+print("import", sorted(heavy.intersection(sys.modules)))
 for manifold in ("euclidean", "hypersphere"):
     assert main(["embed", sys.argv[1], "-o", sys.argv[2], "--manifold", manifold,
                  "--solver", "averaged"]) == 0
@@ -519,8 +525,10 @@ for manifold in ("euclidean", "hypersphere"):
 
 
 def test_flat_embed_imports_neither_geomstats_nor_the_demo_modules(tmp_path):
-    """A fresh process fitting flat data imports no geomstats, matplotlib or
-    the demo's data sets and pipelines; a curved manifold imports geomstats."""
+    """A fresh process importing the command line imports no neighbour search;
+    fitting flat data without a graph imports no geomstats, matplotlib, the
+    demo's data sets and pipelines or the neighbour search; a curved manifold
+    imports geomstats."""
     rng = np.random.default_rng(0)
     points = rng.standard_normal((100, 3)) + [0, 0, 4]
     points /= np.linalg.norm(points, axis=1, keepdims=True)
@@ -529,7 +537,9 @@ def test_flat_embed_imports_neither_geomstats_nor_the_demo_modules(tmp_path):
     result = subprocess.run([sys.executable, "-c", _IMPORTS, source, tmp_path / "out.npy"],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    flat, curved = [line for line in result.stdout.splitlines() if line.startswith(("e", "h"))]
+    imported, flat, curved = [line for line in result.stdout.splitlines()
+                              if line.startswith(("import", "e", "h"))]
+    assert imported == "import []"
     assert flat == "euclidean []"
     assert curved == "hypersphere ['geomstats']"
 
@@ -548,7 +558,7 @@ def _no_fit(*args, **kwargs):
 ])
 def test_demo_plot_path_fails_before_fitting(tmp_path, capsys, monkeypatch, name, problem):
     pytest.importorskip("matplotlib")
-    monkeypatch.setattr(cli, "fit_demo", _no_fit)
+    monkeypatch.setattr(cli_demo, "fit_demo", _no_fit)
     assert main(["demo", "--plot", str(tmp_path / name) if name else str(tmp_path)]) == 1
     stdout, stderr = capsys.readouterr()
     assert stdout == "" and len(stderr.splitlines()) == 1
@@ -576,7 +586,7 @@ def demo_fits():
 
     X, y = load_digits(return_X_y=True)
     fitted = {}
-    for name, est in cli._demo_methods(2, 0).items():
+    for name, est in cli_demo._demo_methods(2, 0).items():
         if name == "CoupledFlowEmbedding":
             est.set_params(max_iter=200, n_walkers=256)
         with warnings.catch_warnings():
@@ -598,10 +608,10 @@ def test_demo_figure_explains_itself(demo_fits, tmp_path):
     from PIL import Image
 
     fitted, y, rows = demo_fits
-    fig = cli.demo_figure(fitted, y, rows)
+    fig = cli_figure.demo_figure(fitted, y, rows)
     scatters, lyapunov = fig.axes[:3], fig.axes[3]
     for ax, (name, (_, features)) in zip(scatters, fitted.items()):
-        assert ax.get_title().startswith(cli._PANEL_TITLES[name])
+        assert ax.get_title().startswith(cli_figure._PANEL_TITLES[name])
         assert "axis 1" in ax.get_xlabel() or "source 1" in ax.get_xlabel()
         assert "2" in ax.get_ylabel() and "(" in ax.get_xlabel()  # units in brackets
         assert len(ax.get_xticks()) > 2 and ax.xaxis.get_visible()
@@ -627,7 +637,7 @@ def test_demo_figure_explains_itself(demo_fits, tmp_path):
     np.testing.assert_array_equal(defect[0].get_xdata(), est.lyapunov_steps_)
 
     target = tmp_path / "figure.png"
-    cli.save_figure(fig, target)
+    cli_figure.save_figure(fig, target)
     with Image.open(target) as image:
         assert image.size == (1100, 860) and image.mode == "P"  # 256-colour palette
 
@@ -642,7 +652,7 @@ def test_lyapunov_panel_draws_a_nonzero_kl_term():
     est = SimpleNamespace(lyapunov_=terms, lyapunov_steps_=steps, n_iter_=200,
                           converged_=False, walker_lifetime_=None)
     fig, ax = plt.subplots()
-    cli._lyapunov_panel(ax, est)
+    cli_figure._lyapunov_panel(ax, est)
     drawn = [line for line in ax.get_lines() if not line.get_label().startswith("_")]
     assert len(drawn) == 4  # three terms and their sum
     np.testing.assert_array_equal(drawn[0].get_ydata(), terms[:, 0])
@@ -662,7 +672,7 @@ def test_lyapunov_panel_explains_a_zero_kl_term_without_rebirth():
     est = SimpleNamespace(lyapunov_=terms, lyapunov_steps_=steps, n_iter_=200, converged_=True,
                           walker_lifetime_=None, temperature=1.0)
     fig, ax = plt.subplots()
-    cli._lyapunov_panel(ax, est)
+    cli_figure._lyapunov_panel(ax, est)
     assert "= 0 at every checkpoint" in ax.get_title()
     assert "start on the samples" in ax.get_title() and "reborn" not in ax.get_title()
     assert len([line for line in ax.get_lines() if line.get_label()[0] != "_"]) == 3
@@ -674,6 +684,6 @@ def test_demo_figure_with_one_feature(demo_fits):
     pytest.importorskip("matplotlib")
     fitted, y, rows = demo_fits
     one = {name: (est, features[:, :1]) for name, (est, features) in fitted.items()}
-    fig = cli.demo_figure(one, y, rows)
+    fig = cli_figure.demo_figure(one, y, rows)
     assert all(ax.get_ylabel() == "digit class" for ax in fig.axes[:3])
     assert "1 feature per method" in fig._suptitle.get_text()

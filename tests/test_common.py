@@ -36,6 +36,8 @@ EXTRA_CHECKS = [
     "check_set_output_transform",
     "check_set_output_transform_pandas",
     "check_global_output_transform_pandas",
+    "check_set_output_transform_polars",
+    "check_global_set_output_transform_polars",
     "check_transformer_get_feature_names_out",
     "check_transformer_get_feature_names_out_pandas",
     "check_get_feature_names_out_error",
@@ -51,7 +53,7 @@ EXTRA_CHECKS = [
 @pytest.mark.filterwarnings("ignore:X has feature names, but:UserWarning")
 @pytest.mark.parametrize("check_name", EXTRA_CHECKS)
 def test_extra_checks(check_name):
-    pytest.importorskip("pandas")
+    pytest.importorskip("polars" if "polars" in check_name else "pandas")
     check = getattr(ec, check_name)
     check("CoupledFlowEmbedding", CoupledFlowEmbedding(random_state=0))
 

@@ -387,6 +387,30 @@ def test_set_output_pandas(gaussian):
     )
 
 
+def test_set_output_polars(gaussian):
+    """set_output(transform='polars'), as for pandas: polars in, polars out,
+    the columns named, the values those of the array output."""
+    pl = pytest.importorskip("polars")
+    columns = [f"x{i}" for i in range(gaussian.shape[1])]
+    frame_in = pl.DataFrame(gaussian, schema=columns, orient="row")
+    names = ["coupledflowembedding0", "coupledflowembedding1"]
+
+    emb = CoupledFlowEmbedding(2, random_state=0, **FAST).set_output(transform="polars")
+    out_fit = emb.fit_transform(frame_in)
+    out = emb.transform(frame_in)
+    for frame in (out_fit, out):
+        assert isinstance(frame, pl.DataFrame)
+        assert frame.columns == names
+        assert frame.schema == {name: pl.Float64 for name in names}
+    assert list(emb.feature_names_in_) == columns
+    np.testing.assert_allclose(
+        out.to_numpy(), (gaussian - emb.mean_) @ emb.components_.T, rtol=0, atol=1e-12
+    )
+    # The same fit on the bare array gives the same features.
+    plain = CoupledFlowEmbedding(2, random_state=0, **FAST).fit(gaussian)
+    np.testing.assert_allclose(out.to_numpy(), plain.transform(gaussian), rtol=0, atol=1e-12)
+
+
 # --------------------------------------------------------------------------
 # 9. probabilistic PCA likelihood
 # --------------------------------------------------------------------------

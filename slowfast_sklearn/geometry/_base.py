@@ -19,7 +19,6 @@ calls geomstats (on the sphere and SPD), imported lazily, so that neither
 from abc import ABC, abstractmethod
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 __all__ = ["Geometry", "MEMBERSHIP_TOL", "frechet_mean", "self_kneighbors", "softmax_rows"]
 
@@ -30,8 +29,15 @@ MEMBERSHIP_TOL = 1e-5
 #: tangent mean of 8e-3).
 FRECHET_MAX_ITER = 1000
 FRECHET_EPSILON = 1e-12
-#: Query rows per kNN chunk times (n_neighbors + 1).
+#: Query rows per kNN chunk times (n_neighbors + 1): the memory bound.
 KNN_CHUNK_ENTRIES = 2**18
+#: Below the memory bound, the kNN search runs in this many chunks (so that
+#: its progress is reported every 2%, about every second of a search of
+#: 60,000 x 50), of at least KNN_MIN_CHUNK rows.  The distances do not depend
+#: on the chunks (scikit-learn computes each query's on its own); each chunk
+#: costs a pass over the fitted points' norms (1% of the search at most).
+KNN_PROGRESS_CHUNKS = 50
+KNN_MIN_CHUNK = 1024
 
 
 class Geometry(ABC):
@@ -223,7 +229,7 @@ class Geometry(ABC):
         """
 
     @abstractmethod
-    def kneighbors(self, X, Z, n_neighbors):
+    def kneighbors(self, X, Z, n_neighbors, progress=None):
         """Geodesic nearest neighbours of every sample (self excluded).
 
         Parameters
@@ -234,6 +240,9 @@ class Geometry(ABC):
             Their tangent coordinates at the base point (for flat space the
             distances are those of ``Z``, whatever its scale).
         n_neighbors : int
+        progress : callable, default=None
+            ``progress(done, total)``, called as the search advances (the
+            preparation's progress report, :mod:`slowfast_sklearn._prepare`).
 
         Returns
         -------
@@ -294,13 +303,13 @@ class Geometry(ABC):
             Tangent vectors at the rows of ``X``, ambient coordinates.
         """
 
-    def _reranked_kneighbors(self, points, Z, n_neighbors):
+    def _reranked_kneighbors(self, points, Z, n_neighbors, progress=None):
         """Geodesic neighbours from ``2 * n_neighbors`` candidates of a
         Euclidean search in the tangent coordinates ``Z``, ranked by the
         exact distance ``self.pair_dist`` between ``points`` (the curved
         manifolds whose distance is not a function of one Euclidean one)."""
         m = min(2 * n_neighbors, points.shape[0] - 1)
-        _, candidates = self_kneighbors(Z, m)
+        _, candidates = self_kneighbors(Z, m, progress=progress)
         pair_dist = self.pair_dist(points[:, None], points[candidates])
         order = np.argsort(pair_dist, axis=1, kind="stable")[:, :n_neighbors]
         return (
@@ -335,7 +344,7 @@ def frechet_mean(space, X, init_point):
     return np.asarray(estimator.fit(X).estimate_, dtype=np.float64)
 
 
-def self_kneighbors(points, n_neighbors):
+def self_kneighbors(points, n_neighbors, progress=None):
     """Every sample's ``n_neighbors`` nearest other samples, Euclidean.
 
     What ``NearestNeighbors(n_neighbors).fit(points).kneighbors()`` returns
@@ -351,17 +360,27 @@ def self_kneighbors(points, n_neighbors):
     ----------
     points : ndarray of shape (n_samples, n_coordinates)
     n_neighbors : int
+    progress : callable, default=None
+        ``progress(done, n_samples)`` after each chunk, ``done`` the rows
+        searched so far (about every 2% of them; see
+        :data:`KNN_PROGRESS_CHUNKS`).
 
     Returns
     -------
     distances : ndarray of shape (n_samples, n_neighbors), float64
     indices : ndarray of shape (n_samples, n_neighbors), int32 (intp beyond 2**31 samples)
     """
+    # Imported on first use: sklearn.neighbors brings linear_model, svm,
+    # decomposition and model_selection (0.1-0.3 s), which neither
+    # ``import slowfast_sklearn`` nor a fit without a graph needs.
+    from sklearn.neighbors import NearestNeighbors
+
     n = points.shape[0]
     nn = NearestNeighbors(n_neighbors=n_neighbors + 1).fit(points)
     distances = np.empty((n, n_neighbors))
     indices = np.empty((n, n_neighbors), dtype=np.int32 if n < 2**31 else np.intp)
-    chunk = max(1, KNN_CHUNK_ENTRIES // (n_neighbors + 1))
+    chunk = max(1, min(KNN_CHUNK_ENTRIES // (n_neighbors + 1),
+                       max(KNN_MIN_CHUNK, -(-n // KNN_PROGRESS_CHUNKS))))
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
         dist, ind = nn.kneighbors(points[start:stop])
@@ -369,6 +388,8 @@ def self_kneighbors(points, n_neighbors):
         keep[keep.all(axis=1), 0] = False
         distances[start:stop] = dist[keep].reshape(-1, n_neighbors)
         indices[start:stop] = ind[keep].reshape(-1, n_neighbors)
+        if progress is not None:
+            progress(stop, n)
     return distances, indices
 
 

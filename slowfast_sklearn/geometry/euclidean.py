@@ -73,7 +73,7 @@ class EuclideanGeometry(Geometry):
     def from_ambient(self, V, base):
         return np.asarray(V, dtype=np.float64)
 
-    def kneighbors(self, X, Z, n_neighbors):
+    def kneighbors(self, X, Z, n_neighbors, progress=None):
         """Exact neighbours, or approximate ones for many samples in many dimensions.
 
         The approximate graph is a function of the data alone (a fixed seed
@@ -87,15 +87,15 @@ class EuclideanGeometry(Geometry):
             # CSR array the default 1 GiB peaked at 553 MiB, 16 MiB at 36 MiB
             # and ran 2.8x faster (cache).
             with config_context(working_memory=16):
-                return self_kneighbors(Z, n_neighbors)
+                return self_kneighbors(Z, n_neighbors, progress=progress)
         n, d = Z.shape
         if n >= APPROXIMATE_FROM and d > TREE_DIMENSIONS:
             from .._neighbors import approximate_kneighbors
 
             distances, indices = approximate_kneighbors(
-                Z, n_neighbors, rng=np.random.default_rng(0))
+                Z, n_neighbors, rng=np.random.default_rng(0), progress=progress)
             return distances, indices.astype(np.int32 if n < 2**31 else np.intp, copy=False)
-        return self_kneighbors(Z, n_neighbors)
+        return self_kneighbors(Z, n_neighbors, progress=progress)
 
     def exp_at(self, V, X):
         return X + V

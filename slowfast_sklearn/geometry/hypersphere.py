@@ -212,13 +212,13 @@ class HypersphereGeometry(Geometry):
     def from_ambient(self, V, base):
         return np.asarray(V, dtype=np.float64) @ frame(base).T
 
-    def kneighbors(self, X, Z, n_neighbors):
+    def kneighbors(self, X, Z, n_neighbors, progress=None):
         """Geodesic neighbours: chordal search, then ``2 arcsin(chord / 2)``.
 
         The geodesic distance is an increasing function of the chord, so the
         chordal neighbours are the geodesic ones.
         """
-        chord, idx = self_kneighbors(X, n_neighbors)
+        chord, idx = self_kneighbors(X, n_neighbors, progress=progress)
         return 2.0 * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0)), idx
 
     def tangent_noise(self, X, rng):

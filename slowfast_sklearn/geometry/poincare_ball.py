@@ -179,9 +179,9 @@ class PoincareBallGeometry(Geometry):
         # arccosh(1 + 2q) written to keep precision for close points.
         return 2.0 * np.arcsinh(np.sqrt(q))
 
-    def kneighbors(self, X, Z, n_neighbors):
+    def kneighbors(self, X, Z, n_neighbors, progress=None):
         """Candidates in tangent coordinates, ranked by the exact hyperbolic distance."""
-        return self._reranked_kneighbors(_clip(X), Z, n_neighbors)
+        return self._reranked_kneighbors(_clip(X), Z, n_neighbors, progress)
 
     def tangent_noise(self, X, rng):
         return rng.standard_normal(X.shape) / conformal_factor(X)[:, None]

@@ -200,10 +200,10 @@ class SPDGeometry(Geometry):
         w = np.linalg.eigvalsh(0.5 * (M + np.swapaxes(M, -1, -2)))
         return np.sqrt(np.sum(np.log(np.maximum(w, 1e-300)) ** 2, axis=-1))
 
-    def kneighbors(self, X, Z, n_neighbors):
+    def kneighbors(self, X, Z, n_neighbors, progress=None):
         """Candidates in tangent coordinates, ranked by the exact affine-invariant
         distance (one batched eigenvalue call)."""
-        return self._reranked_kneighbors(self._mat(X), Z, n_neighbors)
+        return self._reranked_kneighbors(self._mat(X), Z, n_neighbors, progress)
 
     def exp_at(self, V, X):
         half, inv_half = _square_roots(self._mat(X))

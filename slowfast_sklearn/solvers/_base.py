@@ -277,7 +277,7 @@ def run_checkpoints(step, check, *, max_iter, check_every, checkpoint=None, repo
             continue
         converged = check(t)
         if report is not None:
-            print(report(t))
+            print(report(t), flush=True)
         if checkpoint is not None and checkpoint(t, converged or t >= max_iter):
             return t, converged, False
         if converged:
