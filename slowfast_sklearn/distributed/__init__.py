@@ -6,7 +6,10 @@ imported only then, in :mod:`~slowfast_sklearn.distributed._dask`.
 
 * :mod:`.summary`: chunk summaries (exactly scaled moments) and their tree
   combination;
-* (to come) the decentralised agents and the dask glue.
+* :mod:`.agents`: the decentralised agents, their consensus and the rounds,
+  independent of how the agents are reached;
+* :mod:`.fitting`: the problems the solvers run on, from what chunks and
+  agents report.
 """
 
 __all__ = ["is_dask_collection"]
