@@ -25,9 +25,11 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import distributed
 from ._hebbian import RULES
 from ._moments import ritz_axes
 from ._prepare import Plan, prepare, prepare_batch
+from .distributed import is_dask_collection
 from .fast import FAST_PROCESSES
 from .geometry import GEOMETRIES, MANIFOLDS, is_matrix_manifold, resolve_geometry
 from .solvers import SOLVERS, RunParams, resolve_solver
@@ -207,6 +209,16 @@ class CoupledFlowEmbedding(
         Weight update at which each row of ``lyapunov_`` was logged.
     n_iter_ : int
         Number of weight updates performed.
+    consensus_rounds_ : int
+        Consensus rounds of a decentralised fit (the default solver on a
+        dask array, one agent per row chunk): all-reduces of the agents'
+        anchors and of their weights, two per life of the walkers (the
+        last anchor has none after it).  0 for any other fit.
+    consensus_bytes_ : int
+        Bytes of the matrices those rounds carried: each agent uploads its
+        matrix and downloads the result, ``2 * n_agents * 8 * d * m`` per
+        round (``m`` the matrix's columns: the units for an anchor, the
+        components for the weights).  0 for any other fit.
     converged_ : bool
         Whether the stopping rule was met before ``max_iter``.
     solver_ : str
@@ -333,6 +345,11 @@ class CoupledFlowEmbedding(
             Training samples, points of ``manifold`` (the 3-D layout for
             ``"spd"`` only).  float32 input gives
             float32 attributes and outputs; the dynamics run in float64.
+            A dask array (flat data) is fitted where its chunks live, on
+            the active ``dask.distributed`` client if any: ``"averaged"``
+            by a tree reduction of the chunks' moments, the default solver
+            by one agent per row chunk (see the user guide's "Scaling
+            out"); the fitted attributes are numpy arrays.
         y : None
             Ignored.
 
@@ -392,14 +409,15 @@ class CoupledFlowEmbedding(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training samples.
+            Training samples (a dask array as in :meth:`fit`).
         y : None
             Ignored.
 
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_components)
-            Features of the training samples, in ``X``'s dtype.
+            Features of the training samples, in ``X``'s dtype (a lazy dask
+            array for a dask array).
 
         Raises
         ------
@@ -422,9 +440,13 @@ class CoupledFlowEmbedding(
                [-2.71, -0.18]])
         """
         X = self._fit(X)
+        if is_dask_collection(X):
+            return distributed.rowwise(self, X, "transform")
         return self._project(X)
 
     def _fit(self, X):
+        if is_dask_collection(X):
+            return distributed.fit(self, X)
         X = validate_data(
             self, self._flatten(X), dtype=[np.float64, np.float32], ensure_min_samples=2
         )
@@ -497,6 +519,8 @@ class CoupledFlowEmbedding(
         self.lyapunov_steps_ = result.lyapunov_steps
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
+        # A fit in one process exchanges nothing (the agents' fit sets them).
+        self.consensus_rounds_ = self.consensus_bytes_ = 0
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -519,6 +543,9 @@ class CoupledFlowEmbedding(
         ----------
         X : array-like of shape (n_samples, n_features)
             One batch; the first must hold at least ``n_components`` samples.
+            A dask array is one batch summarised chunk by chunk on the
+            cluster (at ``temperature != 1`` each chunk weighed by its own
+            graph's walk).
         y : None
             Ignored.
 
@@ -564,6 +591,8 @@ class CoupledFlowEmbedding(
         >>> bool(np.allclose(np.abs(emb.components_), np.abs(pca.components_)))
         True
         """
+        if is_dask_collection(X):
+            return distributed.partial_fit(self, X)
         if not (isinstance(self.manifold, str) and GEOMETRIES[self.manifold].flat):
             raise ValueError(
                 f"partial_fit supports manifold='euclidean' only (got {self.manifold!r}); "
@@ -682,14 +711,16 @@ class CoupledFlowEmbedding(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features) or (n_samples, p, p)
-            Points of ``manifold`` (the 3-D layout for ``"spd"`` only).
+            Points of ``manifold`` (the 3-D layout for ``"spd"`` only), or a
+            dask array of them.
 
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_components)
             Tangent coordinates at ``mean_`` projected on ``components_``
             (divided by ``sqrt(explained_variance_)`` if ``whiten``), in
-            ``X``'s dtype.  Row-wise: each row depends on its sample only.
+            ``X``'s dtype.  Row-wise: each row depends on its sample only;
+            for a dask array, a lazy dask array with ``X``'s row chunks.
 
         Raises
         ------
@@ -717,6 +748,8 @@ class CoupledFlowEmbedding(
         >>> emb.get_feature_names_out()
         array(['coupledflowembedding0', 'coupledflowembedding1'], dtype=object)
         """
+        if is_dask_collection(X):
+            return distributed.rowwise(self, X, "transform")
         check_is_fitted(self)
         X = validate_data(self, self._flatten(X), dtype=[np.float64, np.float32], reset=False)
         return self._project(X)
@@ -749,7 +782,7 @@ class CoupledFlowEmbedding(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_components)
-            Features, as returned by :meth:`transform`.
+            Features, as returned by :meth:`transform` (a dask array too).
 
         Returns
         -------
@@ -758,6 +791,7 @@ class CoupledFlowEmbedding(
             ``X @ components_`` (re-scaled if ``whiten``), a point of the
             manifold (for ``"spd"``, rows of ``p * p`` entries: reshape to
             ``(-1, p, p)``); at full rank the inverse of :meth:`transform`.
+            Lazy for a dask array.
 
         Raises
         ------
@@ -781,6 +815,8 @@ class CoupledFlowEmbedding(
         array([[5.1, 3.5, 1.4, 0.2],
                [4.9, 3. , 1.4, 0.2]])
         """
+        if is_dask_collection(X):
+            return distributed.rowwise(self, X, "inverse_transform")
         check_is_fitted(self)
         X = _check_features(X, self.n_components_)
         V = np.asarray(X, dtype=np.float64)
@@ -838,7 +874,7 @@ class CoupledFlowEmbedding(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Samples.
+            Samples (a dask array too).
 
         Returns
         -------
@@ -847,6 +883,7 @@ class CoupledFlowEmbedding(
             coordinates at ``mean_`` with covariance :meth:`get_covariance`;
             the noise variance is floored at ``1e-12`` times the total
             variance so that the density exists when the subspace is full.
+            Lazy for a dask array.
 
         See Also
         --------
@@ -867,6 +904,8 @@ class CoupledFlowEmbedding(
         >>> emb.score_samples(X[:3]).round(3)
         array([-1.783, -2.179, -1.75 ])
         """
+        if is_dask_collection(X):
+            return distributed.rowwise(self, X, "score_samples")
         check_is_fitted(self)
         X = validate_data(self, self._flatten(X), dtype=[np.float64, np.float32], reset=False)
         geometry = resolve_geometry(self.manifold, self.n_features_in_)
