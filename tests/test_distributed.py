@@ -183,3 +183,17 @@ def test_dask_is_not_imported_for_in_memory_data():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
     assert not is_dask_collection(np.zeros(3)) and not is_dask_collection([1.0])
+
+
+def test_the_studys_oracle_sees_every_anchor_and_can_stop_the_run():
+    X = gaussian_data(n=800, eigenvalues=SPECTRUM, seed=7)
+    seen = []
+
+    def on_anchor(agents, mix, t):
+        seen.append((len(agents), mix.rounds, t))
+        return len(seen) == 2
+
+    _, result, mix, _ = simulate(np.array_split(X, 2), 3, tol=0.0, on_anchor=on_anchor)
+    # Anchors after updates 2 and 4 (lifetime 2); each follows a weights round.
+    assert seen == [(2, 3, 2), (2, 5, 4)]
+    assert result.n_iter == 4 and not result.converged and mix.rounds == 5

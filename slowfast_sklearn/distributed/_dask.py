@@ -379,6 +379,6 @@ def rowwise(estimator, X, method):
     slim = _slim(estimator)
     if method == "score_samples":
         return X.map_blocks(_apply, slim, method, drop_axis=1, dtype=np.float64,
-                            meta=np.empty((0,), dtype=np.float64))
+                            meta=np.empty((0,), dtype=np.float64), token=method)
     return X.map_blocks(_apply, slim, method, dtype=X.dtype, chunks=(X.chunks[0], (width,)),
-                        meta=np.empty((0, width), dtype=X.dtype))
+                        meta=np.empty((0, width), dtype=X.dtype), token=method)

@@ -67,11 +67,15 @@ def procrustes(W, reference):
 
     Parameters
     ----------
-    W, reference : ndarray of shape (d, k)
+    W : ndarray of shape (d, k)
+        The basis to align.
+    reference : ndarray of shape (d, k)
+        The basis to align it to.
 
     Returns
     -------
     aligned : ndarray of shape (d, k)
+        ``W Q``: the same span as ``W``.
     """
     U, _, Vt = linalg.svd(W.T @ reference)
     return W @ (U @ Vt)
@@ -443,13 +447,16 @@ def consensus_flow(transport, mix, *, lifetime=2, max_iter=3000, verbose=0, chec
     Parameters
     ----------
     transport : InProcess or an object with the same ``call``, ``first`` and ``n_agents``
+        How the agents are reached (a list in this process, dask actors).
     mix : AllReduce or Gossip
         The consensus; it counts its rounds and bytes.
     lifetime : int, default=2
         Weight updates per life: one anchored, ``lifetime - 1`` by the
         walkers between two consensus rounds.
     max_iter : int, default=3000
+        Most weight updates.
     verbose : int, default=0
+        Print a line per anchor (deficit, angle bound, traffic) when positive.
     checkpoint : callable, default=None
         ``checkpoint(update, last) -> bool`` at every anchor.
 

@@ -265,7 +265,7 @@ def run_agents(problem, params, mix=None, oversampling=None):
 
 def simulate(chunks, n_components, *, temperature=1.0, n_neighbors=15, mix=None,
              random_state=0, rule="sanger", learning_rate=0.5, walker_lifetime=2,
-             max_iter=3000, tol=1e-3):
+             max_iter=3000, tol=1e-3, on_anchor=None):
     """The decentralised fit with every agent in this process (the scaling study).
 
     Parameters
@@ -273,24 +273,40 @@ def simulate(chunks, n_components, *, temperature=1.0, n_neighbors=15, mix=None,
     chunks : list of ndarray of shape (n_a, n_features)
         One agent per chunk (flat data).
     n_components : int
+        Components to learn, ``k``.
     temperature : float, default=1.0
+        Temperature of every agent's walk.
     n_neighbors : int, default=15
+        Neighbours in every agent's graph.
     mix : callable, default=None
         A consensus built for ``len(chunks)`` agents (:class:`~.agents.Gossip`
         needs the shares: ``n_a / n``); an exact all-reduce when None.
     random_state : int, default=0
         Seeds the shared start and, spawned, every agent's walkers.
-    rule, learning_rate, walker_lifetime, max_iter, tol
-        As the estimator's (``learning_rate`` and ``walker_lifetime`` resolved).
+    rule : {"sanger", "oja"}, default="sanger"
+        The Hebbian rule.
+    learning_rate : float, default=0.5
+        The walkers' step, in units of each unit's variance.
+    walker_lifetime : int, default=2
+        Weight updates per life of the walkers (per two consensus rounds).
+    max_iter : int, default=3000
+        Most weight updates.
+    tol : float, default=1e-3
+        The stopping rule's deficit (``sqrt(tol)`` rad for the angle bound).
+    on_anchor : callable, default=None
+        ``on_anchor(agents, mix, update) -> bool`` after every anchor but
+        the first; True stops the run (an oracle of the study).
 
     Returns
     -------
     problem : Problem
         ``problem.pi`` is the pooled measure.
     result : FlowResult
+        The run: the first agent's subspace, the record of the anchors.
     mix : AllReduce or Gossip
         With the rounds and bytes.
     agents : list of Agent
+        The agents, for their subspaces at the end.
     """
     from .._prepare import Plan
     from ..fast.graph import GraphProcess
@@ -306,8 +322,10 @@ def simulate(chunks, n_components, *, temperature=1.0, n_neighbors=15, mix=None,
     plan = Plan("euclidean", GraphProcess, solver, temperature, n_neighbors, n_components)
     rng = np.random.RandomState(random_state)
     problem = agents_problem(InProcess(agents), meta, plan, rng)
+    mix = AllReduce(len(agents)) if mix is None else mix
+    checkpoint = None if on_anchor is None else (lambda t, last: on_anchor(agents, mix, t))
     params = RunParams(n_components=problem.n_units, rule=rule, learning_rate=learning_rate,
                        max_iter=max_iter, tol=tol, rng=rng, n_walkers=rows,
-                       walker_lifetime=walker_lifetime)
+                       walker_lifetime=walker_lifetime, checkpoint=checkpoint)
     result, mix = run_agents(problem, params, mix)
     return problem, result, mix, agents

@@ -93,6 +93,7 @@ def summarise(X, weights=None, moments=True):
     Returns
     -------
     summary : Summary
+        The chunk's count, masses, mean, ranges and moments.
 
     Raises
     ------
@@ -129,6 +130,7 @@ def combine(a, b):
     Parameters
     ----------
     a, b : Summary
+        Summaries of the two sets.
 
     Returns
     -------
@@ -153,7 +155,9 @@ def about(s, point):
     Parameters
     ----------
     s : Summary
+        The rows' summary.
     point : ndarray of shape (d,)
+        The point the moments are taken about (a base point).
 
     Returns
     -------
@@ -162,6 +166,7 @@ def about(s, point):
     scatter : ndarray of shape (d, d)
         ``sum_i w_i (x_i - point)(x_i - point)^T * 4**-exponent``.
     exponent : int
+        The exact scale: the larger of the summary's and the shift's.
     """
     delta = s.mean - point
     exponent = max(s.exponent, reach_exponent(np.abs(delta)))
