@@ -143,7 +143,7 @@ def batch_problem(X, state, plan, n_components):
     p.base, C = stream_moment(state)
     p.active = np.ones(X.shape[1], dtype=bool)
     p.moments = DenseMoments(C)
-    count = state["count"]
+    count = p.n_eff = state["count"]
     p.bessel = count / (count - 1.0) if count > 1 else 1.0
     _total_variance(p)
     p.k = p.n_units = n_components
@@ -206,6 +206,8 @@ def agents_problem(transport, X, plan, rng):
                                        for c in counts])
     C, first = sum(part[0] for part in local), sum(part[1] for part in local)
     n_active = int(active.sum())
+    p.active, p.exponent = active, exponent
+    p.pi = np.concatenate(transport.call("measure", [()] * n_agents))
     lambdas = np.clip(linalg.eigvalsh(C)[::-1], 0.0, None)
     if p.k is None:
         p.k = components_for_share(lambdas, plan.n_components)
@@ -215,11 +217,10 @@ def agents_problem(transport, X, plan, rng):
             f"{plan.temperature}: it sits on samples at the mean. Raise temperature."
         )
     p.lambdas = lambdas[:min(p.k + 1, n_active)]
-    p.active, p.exponent, p.n_units = active, exponent, min(p.k, n_active)
+    p.n_units = min(p.k, n_active)
     with np.errstate(over="ignore"):
         p.moments = DenseMoments(C, np.ldexp(1.0, 2 * exponent))
     p.flat_moments = (C, first, active, exponent)
-    p.pi = np.concatenate(transport.call("measure", [()] * n_agents))
     _measure(p)
     p.transport, p.counts = transport, counts
     return p
