@@ -26,12 +26,14 @@ from sklearn.utils import check_array, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import distributed
 from ._hebbian import RULES
 from ._moments import ritz_axes
 from ._prepare import PROGRESS_STEPS, Plan, prepare, prepare_batch, steps
 from ._progress import FitProgress
 from ._rows import canonical_sparse
 from ._threads import one_blas_thread
+from .distributed import is_dask_collection
 from .fast import FAST_PROCESSES
 from .geometry import GEOMETRIES, MANIFOLDS, is_matrix_manifold, resolve_geometry
 from .solvers import SOLVERS, RunParams, resolve_solver
@@ -238,6 +240,16 @@ class CoupledFlowEmbedding(
         Weight update at which each row of ``lyapunov_`` was logged.
     n_iter_ : int
         Number of weight updates performed.
+    consensus_rounds_ : int
+        Consensus rounds of a decentralised fit (the default solver on a
+        dask array, one agent per row chunk): all-reduces of the agents'
+        anchors and of their weights, two per life of the walkers (the
+        last anchor has none after it).  0 for any other fit.
+    consensus_bytes_ : int
+        Bytes of the matrices those rounds carried: each agent uploads its
+        matrix and downloads the result, ``2 * n_agents * 8 * d * m`` per
+        round (``m`` the matrix's columns: the units for an anchor, the
+        components for the weights).  0 for any other fit.
     converged_ : bool
         Whether the stopping rule was met before ``max_iter``.
     solver_ : str
@@ -371,6 +383,11 @@ class CoupledFlowEmbedding(
             ``manifold="euclidean"`` without densifying it, as PCA does:
             implicit centring of ``C_pi``, the walkers read densified row
             batches, the neighbours are searched on the sparse rows.
+            A dask array (flat data) is fitted where its chunks live, on
+            the active ``dask.distributed`` client if any: ``"averaged"``
+            by a tree reduction of the chunks' moments, the default solver
+            by one agent per row chunk (see the user guide's "Scaling
+            out"); the fitted attributes are numpy arrays.
         y : None
             Ignored.
 
@@ -430,14 +447,15 @@ class CoupledFlowEmbedding(
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            Training samples (sparse as in :meth:`fit`).
+            Training samples (sparse, or a dask array, as in :meth:`fit`).
         y : None
             Ignored.
 
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_components)
-            Features of the training samples, in ``X``'s dtype.
+            Features of the training samples, in ``X``'s dtype (a lazy dask
+            array for a dask array).
 
         Raises
         ------
@@ -462,9 +480,13 @@ class CoupledFlowEmbedding(
                [-2.71, -0.18]])
         """
         X = self._fit(X)
+        if is_dask_collection(X):
+            return distributed.rowwise(self, X, "transform")
         return self._project(X)
 
     def _fit(self, X):
+        if is_dask_collection(X):
+            return distributed.fit(self, X)
         X = self._validate(X, reset=True, ensure_min_samples=2)
         solver = resolve_solver(self.solver, self.rule, FAST_PROCESSES[self.kernel],
                                 self.walker_lifetime)
@@ -559,6 +581,8 @@ class CoupledFlowEmbedding(
         self.lyapunov_steps_ = result.lyapunov_steps
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
+        # A fit in one process exchanges nothing (the agents' fit sets them).
+        self.consensus_rounds_ = self.consensus_bytes_ = 0
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -597,7 +621,9 @@ class CoupledFlowEmbedding(
             only); the first must hold at least ``n_components`` samples.  A
             sparse batch (CSR or CSC, flat data) is summed by implicit
             centring, not densified (:class:`~sklearn.decomposition.IncrementalPCA`'s
-            ``partial_fit`` refuses sparse input).
+            ``partial_fit`` refuses sparse input).  A dask array (flat data)
+            is one batch summarised chunk by chunk on the cluster (at
+            ``temperature != 1`` each chunk weighed by its own graph's walk).
         y : None
             Ignored.
 
@@ -648,6 +674,8 @@ class CoupledFlowEmbedding(
         >>> bool(np.allclose(np.abs(emb.components_), np.abs(pca.components_)))
         True
         """
+        if is_dask_collection(X):
+            return distributed.partial_fit(self, X)
         first_pass = not hasattr(self, "components_")
         X = self._validate(X, reset=first_pass)
         dim = resolve_geometry(self.manifold, X.shape[1]).dim
@@ -778,7 +806,8 @@ class CoupledFlowEmbedding(
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features) \
                 or (n_samples, p, p)
-            Points of ``manifold`` (the 3-D layout for ``"spd"`` only).
+            Points of ``manifold`` (the 3-D layout for ``"spd"`` only), or a
+            dask array of them (a lazy dask array is returned).
             Sparse input (``manifold="euclidean"``) is projected as PCA
             does, ``X @ components_.T - mean_ @ components_.T``, without
             densifying it.
@@ -788,7 +817,8 @@ class CoupledFlowEmbedding(
         X_new : ndarray of shape (n_samples, n_components)
             Tangent coordinates at ``mean_`` projected on ``components_``
             (divided by ``sqrt(explained_variance_)`` if ``whiten``), in
-            ``X``'s dtype.  Row-wise: each row depends on its sample only.
+            ``X``'s dtype.  Row-wise: each row depends on its sample only;
+            for a dask array, a lazy dask array with ``X``'s row chunks.
 
         Raises
         ------
@@ -829,6 +859,8 @@ class CoupledFlowEmbedding(
         >>> emb.get_feature_names_out()
         array(['coupledflowembedding0', 'coupledflowembedding1'], dtype=object)
         """
+        if is_dask_collection(X):
+            return distributed.rowwise(self, X, "transform")
         check_is_fitted(self)
         return self._project(self._validate(X, reset=False))
 
@@ -873,7 +905,7 @@ class CoupledFlowEmbedding(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_components)
-            Features, as returned by :meth:`transform`.
+            Features, as returned by :meth:`transform` (a dask array too).
 
         Returns
         -------
@@ -882,6 +914,7 @@ class CoupledFlowEmbedding(
             ``X @ components_`` (re-scaled if ``whiten``), a point of the
             manifold (for ``"spd"``, rows of ``p * p`` entries: reshape to
             ``(-1, p, p)``); at full rank the inverse of :meth:`transform`.
+            Lazy for a dask array.
 
         Raises
         ------
@@ -905,6 +938,8 @@ class CoupledFlowEmbedding(
         array([[5.1, 3.5, 1.4, 0.2],
                [4.9, 3. , 1.4, 0.2]])
         """
+        if is_dask_collection(X):
+            return distributed.rowwise(self, X, "inverse_transform")
         check_is_fitted(self)
         X = _check_features(X, self.n_components_)
         V = np.asarray(X, dtype=np.float64)
@@ -1026,7 +1061,7 @@ class CoupledFlowEmbedding(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Samples.
+            Samples (a dask array too).
 
         Returns
         -------
@@ -1037,6 +1072,7 @@ class CoupledFlowEmbedding(
             at ``temperature=1``, whatever ``whiten``); where that model is
             singular its variances are raised to ``1e-12`` times their total
             first (see :meth:`get_precision`), so that the density exists.
+            Lazy for a dask array.
 
         Raises
         ------
@@ -1063,6 +1099,8 @@ class CoupledFlowEmbedding(
         >>> emb.score_samples(X[:3]).round(3)
         array([-1.783, -2.179, -1.75 ])
         """
+        if is_dask_collection(X):
+            return distributed.rowwise(self, X, "score_samples")
         check_is_fitted(self)
         X = validate_data(self, self._flatten(X), dtype=[np.float64, np.float32], reset=False)
         Z, V = self._tangent(X, resolve_geometry(self.manifold, self.n_features_in_))

@@ -27,7 +27,10 @@ from slowfast_sklearn.solvers import SOLVERS, resolve_solver
 from slowfast_sklearn.solvers.variance_reduced import (
     SEPARATED,
     batch_product,
+    hebbian_direction,
+    ritz_rotation,
     stopping_statistics,
+    unit_steps,
     variance_reduced_flow,
 )
 
@@ -40,6 +43,30 @@ def exact(C, k):
 def ritz(C, V):
     theta, R = eigh(V.T @ C @ V)
     return theta[::-1], (V @ R)[:, ::-1]
+
+
+def test_anchor_pieces_against_their_definitions():
+    """The pieces the decentralised agents share with the solver: the Ritz
+    rotation (numpy's eigh of the projected moment), the per-unit steps and
+    the Hebbian direction (written out)."""
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((9, 9))
+    C = A @ A.T
+    V = np.linalg.qr(rng.standard_normal((9, 4)))[0]
+    VR, GR, theta = ritz_rotation(V, C @ V)
+    values = np.linalg.eigvalsh(V.T @ C @ V)[::-1]
+    np.testing.assert_allclose(theta, values, rtol=1e-12)
+    np.testing.assert_allclose(VR.T @ C @ VR, np.diag(values), atol=1e-10 * values[0])
+    np.testing.assert_allclose(GR, C @ VR, atol=1e-12 * values[0])
+    steps, walker_steps = unit_steps(np.array([4.0, 2.0, 1.0, 1e-20]), 2)
+    np.testing.assert_array_equal(steps, [0.25, 0.5, 1.0, 0.0])
+    np.testing.assert_array_equal(walker_steps, [0.25, 0.5, 0.5, 0.0])
+    W = rng.standard_normal((9, 3))
+    CW = C @ W
+    A3 = W.T @ CW
+    np.testing.assert_allclose(hebbian_direction(W, CW, "oja"), CW - W @ A3, rtol=1e-12)
+    np.testing.assert_allclose(hebbian_direction(W, CW, "sanger"), CW - W @ np.triu(A3),
+                               rtol=1e-12)
 
 
 @pytest.mark.parametrize("seed", range(3))

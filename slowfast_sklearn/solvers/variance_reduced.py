@@ -45,8 +45,8 @@ from .._rows import row_blocks
 from ..fast.graph import GraphWalkers
 from ._base import FlowResult, Solver, one_blas_thread, run_checkpoints
 
-__all__ = ["VarianceReducedSolver", "batch_product", "stopping_statistics",
-           "variance_reduced_flow"]
+__all__ = ["VarianceReducedSolver", "batch_product", "hebbian_direction", "ritz_rotation",
+           "stopping_statistics", "unit_steps", "variance_reduced_flow"]
 
 #: A gap ``lambda_j - lambda_{j+1}`` at least this share of ``lambda_j`` is
 #: well separated: the angle across it is determined and checked.
@@ -81,6 +81,67 @@ def batch_product(Z, positions, Delta):
         B = Z[positions[rows]]
         out += B.T @ (B @ Delta)
     return out / m
+
+
+def ritz_rotation(V, G):
+    """Rayleigh-Ritz rotation of a block and its product, by decreasing Ritz value.
+
+    Parameters
+    ----------
+    V : ndarray of shape (dim, units)
+        Orthonormal block.
+    G : ndarray of shape (dim, units)
+        ``C V``.
+
+    Returns
+    -------
+    V, G : ndarray of shape (dim, units)
+        ``V R`` and ``G R``, ``R`` the eigenvectors of ``V^T G``.
+    theta : ndarray of shape (units,)
+        The Ritz values, descending, clipped at 0.
+    """
+    theta, R = linalg.eigh(V.T @ G)
+    theta, R = np.clip(theta[::-1], 0.0, None), R[:, ::-1]
+    return V @ R, G @ R, theta
+
+
+def unit_steps(theta, k):
+    """Per-unit steps at an anchor: ``1 / theta_j``, and the walkers' capped ones.
+
+    A unit whose variance is rounding noise (100 ulps of the top one) has
+    nothing to learn and gets step 0.
+
+    Parameters
+    ----------
+    theta : ndarray of shape (units,)
+        Ritz values, descending.
+    k : int
+        Leading units learned (the walkers' steps are capped at the
+        ``k``-th unit's).
+
+    Returns
+    -------
+    steps, walker_steps : ndarray of shape (units,)
+    """
+    eps, tiny = np.finfo(np.float64).eps, np.finfo(np.float64).tiny
+    steps = np.where(theta > 100 * eps * theta[0], 1.0 / np.maximum(theta, tiny), 0.0)
+    return steps, np.minimum(steps, steps[k - 1] or steps[0])
+
+
+def hebbian_direction(W, CW, rule):
+    """The Hebbian update direction ``C W - W N(W^T C W)`` of Sanger's or Oja's rule.
+
+    Parameters
+    ----------
+    W, CW : ndarray of shape (dim, units)
+    rule : {"sanger", "oja"}
+
+    Returns
+    -------
+    direction : ndarray of shape (dim, units)
+    """
+    A = W.T @ CW
+    return CW - W @ (np.triu(A) if rule == "sanger" else A)
 
 
 def stopping_statistics(V, G, theta, eigenvalues, k):
@@ -147,17 +208,11 @@ class _AnchoredWalkers:
         self.last_deficit = np.inf
         self.anchor(0)
 
-    def _normaliser(self, A):
-        return np.triu(A) if self.rule == "sanger" else A
-
     def anchor(self, t):
         """``C_pi V`` at the current weights, the Ritz rotation and the statistics."""
-        self.V = self.W
-        G = moment_product(self.Z, self.pi, self.V)
-        theta, R = linalg.eigh(self.V.T @ G)
-        theta, R = np.clip(theta[::-1], 0.0, None), R[:, ::-1]
-        self.V, self.G, self.theta = self.V @ R, G @ R, theta
-        self.W = self.V
+        G = moment_product(self.Z, self.pi, self.W)
+        self.V, self.G, self.theta = ritz_rotation(self.W, G)
+        self.W, theta = self.V, self.theta
         deficit, angle = stopping_statistics(self.V, self.G, theta, self.eigenvalues, self.k)
         if deficit > self.last_deficit:
             # The walkers' step overshot (a noisy batch): halve it.
@@ -170,11 +225,7 @@ class _AnchoredWalkers:
         self.log_steps.append(t)
         self.statistics.append(deficit)
         self.angles.append(angle)
-        # Per-unit steps; a unit whose variance is rounding noise (100 ulps of
-        # the top one) has nothing to learn.
-        eps, tiny = np.finfo(np.float64).eps, np.finfo(np.float64).tiny
-        self.steps = np.where(theta > 100 * eps * theta[0], 1.0 / np.maximum(theta, tiny), 0.0)
-        self.walker_steps = np.minimum(self.steps, self.steps[self.k - 1] or self.steps[0])
+        self.steps, self.walker_steps = unit_steps(theta, self.k)
         self.done = deficit <= self.tol and angle <= np.sqrt(self.tol)
         return self.done
 
@@ -182,10 +233,9 @@ class _AnchoredWalkers:
         if t % self.lifetime == 0:
             # Rao-Blackwellised rebirth: the anchor is the reborn walkers'
             # expected batch; the full per-unit step on it.
-            CW, steps = self.G, self.steps
             self.walkers.reborn(self.rng)
-            update = CW - self.W @ self._normaliser(self.W.T @ CW)
-            self.W = orthonormalize(self.W + update * steps)
+            self.W = orthonormalize(self.W + hebbian_direction(self.W, self.G, self.rule)
+                                    * self.steps)
             return True
         # The walkers drive the leading units only (the extra ones serve the
         # Ritz rotation at the anchors): the products are on k columns.
@@ -193,7 +243,7 @@ class _AnchoredWalkers:
         positions = self.walkers.move(self.walk_steps, self.rng)
         W = self.W[:, :k]
         CW = batch_product(self.Z, positions, W - self.V[:, :k]) + self.G[:, :k]
-        update = CW - W @ self._normaliser(W.T @ CW)
+        update = hebbian_direction(W, CW, self.rule)
         self.W = orthonormalize(np.hstack([W + update * (self.rate * self.walker_steps[:k]),
                                            self.W[:, k:]]))
         return True
