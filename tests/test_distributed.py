@@ -156,6 +156,18 @@ def test_agents_reach_the_pooled_measures_top_subspace(temperature):
     assert mix.bytes == 2 * 4 * 8 * X.shape[1] * (units * anchors + k * (anchors - 1))
 
 
+def test_agents_stop_at_once_past_the_datas_rank():
+    """Rank-3 data, k = 5: the agents' shared stopping rule ignores the
+    zero eigenvalues' "gaps" and stops with the rank's subspace exact."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((1200, 3)) @ rng.standard_normal((3, 12)) + 2.0
+    chunks = np.array_split(X, 3)
+    problem, result, mix, _ = simulate(chunks, 5, random_state=0)
+    assert result.converged and len(result.lyapunov) < 10
+    C, values, V = pooled_reference(X, problem.pi, 3)
+    assert subspace_angles(result.subspace[:, :3], V).max() <= 1e-6
+
+
 def test_agents_on_a_ring_agree_as_gossip_allows():
     """Ring gossip with enough exchanges per round reaches the same subspace
     as the all-reduce; its traffic is exchanges x links x matrix bytes."""

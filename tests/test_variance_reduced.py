@@ -87,7 +87,29 @@ def test_stopping_statistics_bound_the_true_errors(seed):
     assert true <= angle <= np.pi / 2
     flat = np.array([1.0, 0.99, 0.985, 0.98])  # every gap below 5 %
     assert stopping_statistics(U, C @ U, theta, flat, k)[1] == 0.0
-    assert stopping_statistics(U, C @ U, theta, values[:k], k)[1] == 0.0  # k = dim
+    # Only k eigenvalues known (k is the dimension): no gap to bound.
+    assert stopping_statistics(U, C @ U, theta, values[:k], k)[1] == 0.0
+
+
+@pytest.mark.parametrize("rule", ["sanger", "oja"])
+def test_more_components_than_the_datas_rank_stop_at_once(rule):
+    """Past the rank the eigenvalues are 0 and their "gaps" separate
+    nothing: the fit stops with the captured variance exact, PCA's
+    variances, no warning (it used to run max_iter and warn)."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 2)) @ rng.standard_normal((2, 10))
+    wide = rng.standard_normal((20, 100))  # centred rank 19, k = 20
+    for data, k in ((X, 4), (wide, 20)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            est = CoupledFlowEmbedding(k, rule=rule, random_state=0).fit(data)
+        pca = PCA(k).fit(data)
+        assert est.converged_ and est.n_iter_ < 50
+        scale = pca.explained_variance_[0]
+        np.testing.assert_allclose(est.explained_variance_, pca.explained_variance_,
+                                   atol=1e-10 * scale)
+        rank = int(np.sum(pca.explained_variance_ > 1e-10 * scale))
+        assert subspace_angles(est.components_[:rank].T, pca.components_[:rank].T).max() <= 1e-6
 
 
 def test_batch_product_is_the_walkers_second_moment(monkeypatch):

@@ -173,7 +173,11 @@ def stopping_statistics(V, G, theta, eigenvalues, k):
     if len(eigenvalues) <= k:
         return deficit, 0.0
     following = eigenvalues[1:k + 1]
-    separated = eigenvalues[:k] - following >= SEPARATED * eigenvalues[:k]
+    # A gap below a rounding-level eigenvalue (past the data's rank: 0 >= 0)
+    # separates nothing.
+    floor = 100 * np.finfo(np.float64).eps * eigenvalues[0]
+    separated = (eigenvalues[:k] - following >= SEPARATED * eigenvalues[:k]) & (
+        eigenvalues[:k] > floor)
     if not separated.any():
         return deficit, 0.0
     # ||C V_j - V_j Theta_j||_F >= its spectral norm: a valid bound, read
