@@ -300,3 +300,16 @@ def test_dask_input_is_checked_before_anything_runs():
     bad[7, 2] = np.nan
     with pytest.raises(ValueError, match="Input X contains NaN"):
         CoupledFlowEmbedding(2, solver="averaged").fit(da.from_array(bad, chunks=(50, 8)))
+
+
+@pytest.mark.parametrize("solver", ["averaged", "auto"])
+def test_n_components_from_the_spectrum_on_a_dask_array(client, solver):
+    """A share of the variance and Minka's MLE pick PCA's number of
+    components from the pooled spectrum, on both dask paths."""
+    rng = np.random.default_rng(21)
+    X = rng.standard_normal((3000, 12)) * np.sqrt(np.r_[np.geomspace(8, 1, 4), np.full(8, 0.05)])
+    dX = da.from_array(X, chunks=(1000, 12))
+    for n_components in ("mle", 0.9):
+        est = CoupledFlowEmbedding(n_components, solver=solver, random_state=0).fit(dX)
+        assert est.n_components_ == PCA(n_components).fit(X).n_components_
+        assert est.components_.shape == (est.n_components_, 12)

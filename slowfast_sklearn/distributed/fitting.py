@@ -19,10 +19,11 @@ import numpy as np
 from scipy import linalg
 
 from .._hebbian import orthonormalize
-from .._moments import DenseMoments, components_for_share, stream_moment
+from .._moments import DenseMoments, stream_moment
 from .._prepare import (
     LAZINESS,
     Problem,
+    _components_from_spectrum,
     _geometry,
     _measure,
     _require_variance,
@@ -110,14 +111,14 @@ def averaged_problem(X, plan, rng, summary, masses=None):
     p.active, p.exponent = active, exponent
     with np.errstate(over="ignore"):
         p.moments = DenseMoments(Ca, np.ldexp(1.0, 2 * exponent))
-    if p.k is None:
-        p.k = components_for_share(linalg.eigvalsh(Ca)[::-1], plan.n_components)
-    p.n_units = min(p.k, int(active.sum()))
     if masses is None:
         p.flat_moments = (C, None, np.ones(C.shape[0], dtype=bool), exponent)
     else:
         p.pi = masses / summary.mass
         p.flat_moments = (Ca, first[active], active, exponent)
+    if p.k is None:  # a share of the variance or Minka's MLE, as in memory
+        p.k = _components_from_spectrum(p, linalg.eigvalsh(Ca)[::-1])
+    p.n_units = min(p.k, int(active.sum()))
     _measure(p)
     return p
 
@@ -210,7 +211,7 @@ def agents_problem(transport, X, plan, rng):
     p.pi = np.concatenate(transport.call("measure", [()] * n_agents))
     lambdas = np.clip(linalg.eigvalsh(C)[::-1], 0.0, None)
     if p.k is None:
-        p.k = components_for_share(lambdas, plan.n_components)
+        p.k = _components_from_spectrum(p, lambdas)
     if not lambdas[0] > 0.0:
         raise ValueError(
             f"X has zero variance under the spatial measure at temperature="
