@@ -222,10 +222,15 @@ class CoupledFlowEmbedding(
         Exact stationary law ``pi`` of the walk on the training samples: the
         spatial measure the weights learn from (``kernel="graph"``).  For
         ``kernel="langevin"`` the empirical (uniform) measure, used for the
-        Ritz rotation and the explained variance.
+        Ritz rotation and the explained variance.  Set by :meth:`fit` only:
+        :meth:`partial_fit` pools each batch into running sums and removes
+        it.
     weights_ : ndarray of shape (dim, n_components)
-        Raw Hebbian weights ``W`` at the last update, before the averaging,
-        retraction and rotation that give ``components_`` (orthonormal-frame
+        The solver's weights at its end, before the averaging, retraction
+        and rotation that give ``components_``: the raw Hebbian ``W`` at the
+        last update for ``"stochastic"`` and ``"mean_field"``, the Ritz
+        vectors of the last anchor for ``"variance_reduced"`` (and the dask
+        agents), the last block for ``"averaged"`` (orthonormal-frame
         tangent coordinates scaled to ``lambda_1 = 1``, ``dim`` the
         manifold's dimension; zero rows for constant coordinates).
     lyapunov_ : ndarray of shape (n_checkpoints, 3)
@@ -498,15 +503,7 @@ class CoupledFlowEmbedding(
         params = self._run_params(solver, problem.n_units, rng, None, n_samples=problem.n_samples)
         checkpoint = tasks.solve(solver.checkpoints(params))
         result = solver.run(problem, replace(params, checkpoint=checkpoint))
-        self._warn_dynamics(result, solver)
-        self._store(problem, result, problem.n_samples)
-        self.solver_ = solver.name
-        self.walker_lifetime_ = params.walker_lifetime if solver.runs_walkers else None
-        self.stationary_measure_ = problem.measure
-        # partial_fit continues from here, as after IncrementalPCA.fit.
-        self._set_stream(problem.stream())
-        self.__dict__.pop("_stream_block", None)
-        self.n_samples_seen_ = self.n_samples_ = problem.n_samples
+        finish_fit(self, problem, result, solver, params)
         tasks.close()
         return X
 
@@ -689,20 +686,7 @@ class CoupledFlowEmbedding(
         problem, state = prepare_batch(
             X, self._get_stream(), self._plan(_STREAM_SOLVER), k, _STREAM_SOLVER
         )
-        self._set_stream(state)
-        self.n_samples_seen_ = self.n_samples_ = state["count"]
-        # Warm start: the previous batch's whole block (its extra columns
-        # carry the next eigenvalues, which the stopping bound needs), or
-        # the weights a fit left.
-        start = None if first_pass else getattr(self, "_stream_block", self.weights_)
-        params = self._run_params(_STREAM_SOLVER, k, rng, None, weights_init=start)
-        tasks = FitProgress(self, X).solve(_STREAM_SOLVER.checkpoints(params))
-        result = _STREAM_SOLVER.run(problem, replace(params, checkpoint=tasks))
-        self._warn_dynamics(result, _STREAM_SOLVER, caller="partial_fit")
-        self._store(problem, result, state["count"])
-        self._stream_block = result.warm_start
-        self.solver_, self.walker_lifetime_ = _STREAM_SOLVER.name, None
-        tasks.close()
+        learn_batch(self, X, problem, state, k, first_pass, rng)
 
     def _batch_components(self, shape, first_pass):
         """partial_fit's ``n_components``, checked as IncrementalPCA's."""
@@ -1174,6 +1158,38 @@ class CoupledFlowEmbedding(
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.sparse = _is_flat(self.manifold)
         return tags
+
+
+def finish_fit(est, problem, result, solver, params):
+    """The fitted attributes of ``fit`` (in memory or on a dask array)."""
+    est._warn_dynamics(result, solver)
+    est._store(problem, result, problem.n_samples)
+    est.solver_ = solver.name
+    est.walker_lifetime_ = params.walker_lifetime if solver.runs_walkers else None
+    est.stationary_measure_ = problem.measure
+    # partial_fit continues from here, as after IncrementalPCA.fit.
+    est._set_stream(problem.stream())
+    est.__dict__.pop("_stream_block", None)
+    est.n_samples_seen_ = est.n_samples_ = problem.n_samples
+
+
+def learn_batch(est, X, problem, state, k, first_pass, rng):
+    """``partial_fit``'s run on one batch's pooled ``problem`` and sums ``state``."""
+    est._set_stream(state)
+    est.n_samples_seen_ = est.n_samples_ = state["count"]
+    # The batch's samples are pooled into sums: no per-sample measure is kept.
+    est.__dict__.pop("stationary_measure_", None)
+    # Warm start: the previous batch's whole block (its extra columns carry
+    # the next eigenvalues, which the stopping bound needs), or a fit's weights.
+    start = None if first_pass else getattr(est, "_stream_block", est.weights_)
+    params = est._run_params(_STREAM_SOLVER, k, rng, None, weights_init=start)
+    tasks = FitProgress(est, X).solve(_STREAM_SOLVER.checkpoints(params))
+    result = _STREAM_SOLVER.run(problem, replace(params, checkpoint=tasks))
+    est._warn_dynamics(result, _STREAM_SOLVER, caller="partial_fit")
+    est._store(problem, result, state["count"])
+    est._stream_block = result.warm_start
+    est.solver_, est.walker_lifetime_ = _STREAM_SOLVER.name, None
+    tasks.close()
 
 
 def _is_flat(manifold):

@@ -65,5 +65,10 @@ def test_sparse_points_base_point_and_neighbours():
     np.testing.assert_allclose(geometry.base_point(S, w), w @ X / w.sum(), rtol=1e-14)
     dist, ind = geometry.kneighbors(S, S, 7)
     expected_dist, expected_ind = NearestNeighbors(n_neighbors=8).fit(X).kneighbors()
-    np.testing.assert_array_equal(ind, expected_ind[:, :7])
     np.testing.assert_allclose(dist, expected_dist[:, :7], rtol=1e-10)
+    # The sparse and dense searches round apart: indices may swap only
+    # between neighbours at the same distance to rounding.
+    clear = np.abs(np.diff(expected_dist[:, :8], axis=1)) > 1e-9 * expected_dist[:, 1:8]
+    sure = clear[:, :7] & np.concatenate([np.ones((300, 1), bool), clear[:, :6]], axis=1)
+    assert sure.mean() > 0.9
+    np.testing.assert_array_equal(ind[sure], expected_ind[:, :7][sure])

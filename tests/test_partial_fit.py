@@ -83,7 +83,10 @@ def test_partial_fit_continues_after_fit(solver):
     emb = CoupledFlowEmbedding(2, solver=solver, random_state=0, max_iter=1500)
     emb.partial_fit(A).fit(X)  # A must be forgotten
     assert emb.n_samples_seen_ == 400
+    assert emb.stationary_measure_.shape == (400,)
     emb.partial_fit(Y)
+    # The fit's 400-sample measure no longer describes what was learned.
+    assert not hasattr(emb, "stationary_measure_")
     both = np.vstack([X, Y])
     pca = PCA(2).fit(both)
     assert emb.n_samples_seen_ == 500

@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._moments import empty_stream
 from .._prepare import warn_few_samples
+from .._threads import one_blas_thread
 from ..fast import FAST_PROCESSES
 from ..geometry import GEOMETRIES, is_matrix_manifold
 from ..solvers import resolve_solver
@@ -180,6 +181,7 @@ def fit(estimator, X):
         On a curved manifold, or for a solver other than ``"averaged"`` and
         the default.
     """
+    from .._estimator import finish_fit
     from .._progress import FitProgress
 
     X = as_rows(estimator, X, reset=True, min_samples=2)
@@ -209,15 +211,8 @@ def fit(estimator, X):
         else:
             result, mix = run_agents(problem, params)
             rounds, sent = mix.rounds, mix.bytes
-    estimator._warn_dynamics(result, solver)
-    estimator._store(problem, result, problem.n_samples)
+    finish_fit(estimator, problem, result, solver, params)
     estimator.consensus_rounds_, estimator.consensus_bytes_ = rounds, sent
-    estimator.solver_ = solver.name
-    estimator.walker_lifetime_ = params.walker_lifetime if solver.runs_walkers else None
-    estimator.stationary_measure_ = problem.measure
-    estimator._set_stream(problem.stream())
-    estimator.__dict__.pop("_stream_block", None)
-    estimator.n_samples_seen_ = estimator.n_samples_ = problem.n_samples
     tasks.close()
     return X
 
@@ -312,8 +307,7 @@ def partial_fit(estimator, X):
     -------
     estimator : CoupledFlowEmbedding
     """
-    from .._estimator import _STREAM_SOLVER
-    from .._progress import FitProgress
+    from .._estimator import _STREAM_SOLVER, learn_batch
 
     _flat_only(estimator, "partial_fit")
     first_pass = not hasattr(estimator, "components_")
@@ -325,17 +319,8 @@ def partial_fit(estimator, X):
     state = estimator._get_stream() or empty_stream(summary.mean)
     add_to_stream(state, summary)
     problem = batch_problem(X, state, estimator._plan(_STREAM_SOLVER), k)
-    estimator._set_stream(state)
-    estimator.n_samples_seen_ = estimator.n_samples_ = state["count"]
-    start = None if first_pass else getattr(estimator, "_stream_block", estimator.weights_)
-    params = estimator._run_params(_STREAM_SOLVER, k, rng, None, weights_init=start)
-    tasks = FitProgress(estimator, X).solve(_STREAM_SOLVER.checkpoints(params))
-    result = _STREAM_SOLVER.run(problem, replace(params, checkpoint=tasks))
-    estimator._warn_dynamics(result, _STREAM_SOLVER, caller="partial_fit")
-    estimator._store(problem, result, state["count"])
-    estimator._stream_block = result.warm_start
-    estimator.solver_, estimator.walker_lifetime_ = _STREAM_SOLVER.name, None
-    tasks.close()
+    with one_blas_thread(summary.count * X.shape[1] ** 2):
+        learn_batch(estimator, X, problem, state, k, first_pass, rng)
     return estimator
 
 
