@@ -656,6 +656,28 @@ def prepare_batch(X, state, plan, n_components, averaged):
         weights = batch.pi
         warn_few_samples(1.0 / np.sum(weights**2), n, plan.temperature)
     accumulate(state, Z, weights * n)
+    return stream_problem(X, plan, geometry, state, n_components, base), state
+
+
+def stream_problem(X, plan, geometry, state, n_components, base=None):
+    """``partial_fit``'s problem from the running sums, the batch included.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+        The batch (its shape and dtype only).
+    plan : Plan
+    geometry : Geometry
+    state : dict
+        The running sums (:func:`~._moments.accumulate`).
+    n_components : int
+    base : ndarray of shape (d,), default=None
+        A fixed base point (curved manifolds); the running mean if None.
+
+    Returns
+    -------
+    problem : Problem
+    """
     problem = Problem(X, plan)
     problem.geometry = geometry
     mean, C = stream_moment(state)
@@ -666,7 +688,7 @@ def prepare_batch(X, state, plan, n_components, averaged):
     problem.bessel = count / (count - 1.0) if count > 1 else 1.0
     _total_variance(problem)
     problem.k = problem.n_units = n_components
-    return problem, state
+    return problem
 
 
 def _batch_coordinates(X, geometry, state):

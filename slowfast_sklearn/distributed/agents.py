@@ -46,10 +46,11 @@ from ..fast.graph import GraphWalkers, kernel_graph, metropolis_transition, stat
 from ..geometry import resolve_geometry
 from ..solvers._base import FlowResult, run_checkpoints
 from ..solvers.variance_reduced import (
+    anchor_record,
     batch_product,
     hebbian_direction,
+    leading_update,
     ritz_rotation,
-    stopping_statistics,
     unit_steps,
 )
 from .summary import summarise
@@ -145,18 +146,16 @@ class AnchoredWeights:
         k = self.k
         V, G, theta = ritz_rotation(self.V, G)
         self.V, self.G = _canonical_signs(V, G)
-        deficit, angle = stopping_statistics(self.V, self.G, theta, self.eigenvalues, k)
+        deficit, angle, terms = anchor_record(self.V, self.G, theta, self.eigenvalues, k)
         if deficit > self.last_deficit:
             self.rate *= 0.5  # the walkers' step overshot (a noisy batch)
         self.last_deficit = deficit
-        E = self.V[:, :k].T @ self.V[:, :k] - np.eye(k)
-        gap = max(float(np.sum(self.eigenvalues[:k]) - np.sum(theta[:k])), 0.0)
         self.steps, self.walker_steps = unit_steps(theta, k)
         # The life's first update, anchored at the reborn walkers' expected batch.
         self.W = self.start = orthonormalize(
             self.V + hebbian_direction(self.V, self.G, self.rule) * self.steps)
         done = bool(deficit <= self.tol and angle <= np.sqrt(self.tol))
-        return AnchorReport(deficit, angle, done, (0.0, float(np.sum(E * E)), gap))
+        return AnchorReport(deficit, angle, done, terms)
 
     def delta(self):
         """``W - V`` on the leading units: what the walkers' batch multiplies."""
@@ -164,10 +163,7 @@ class AnchoredWeights:
 
     def walker_update(self, CW):
         """One walkers' update of the leading units from ``C W`` (estimated)."""
-        W = self.W[:, :self.k]
-        step = self.rate * self.walker_steps[:self.k]
-        self.W = orthonormalize(np.hstack([W + hebbian_direction(W, CW, self.rule) * step,
-                                           self.W[:, self.k:]]))
+        self.W = leading_update(self.W, CW, self.rule, self.rate * self.walker_steps, self.k)
 
     def aligned(self):
         """The leading units aligned to the life's common start (Procrustes)."""

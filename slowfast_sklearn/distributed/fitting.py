@@ -19,7 +19,7 @@ import numpy as np
 from scipy import linalg
 
 from .._hebbian import orthonormalize
-from .._moments import DenseMoments, stream_moment
+from .._moments import DenseMoments
 from .._prepare import (
     LAZINESS,
     Problem,
@@ -28,6 +28,7 @@ from .._prepare import (
     _measure,
     _require_variance,
     _total_variance,
+    stream_problem,
 )
 from ..fast.graph import kernel_graph, metropolis_transition, stationary_law
 from ..geometry import resolve_geometry
@@ -139,16 +140,8 @@ def batch_problem(X, state, plan, n_components):
     -------
     problem : Problem
     """
-    p = Problem(X, plan)
-    p.geometry = resolve_geometry(plan.manifold, X.shape[1])
-    p.base, C = stream_moment(state)
-    p.active = np.ones(X.shape[1], dtype=bool)
-    p.moments = DenseMoments(C)
-    count = p.n_eff = state["count"]
-    p.bessel = count / (count - 1.0) if count > 1 else 1.0
-    _total_variance(p)
-    p.k = p.n_units = n_components
-    return p
+    geometry = resolve_geometry(plan.manifold, X.shape[1])
+    return stream_problem(X, plan, geometry, state, n_components)
 
 
 def split_walkers(n_walkers, counts):

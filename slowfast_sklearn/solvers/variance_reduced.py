@@ -189,6 +189,37 @@ def stopping_statistics(V, G, theta, eigenvalues, k):
     return deficit, float(np.arcsin(min(float(np.max(sine[separated])), 1.0)))
 
 
+def anchor_record(V, G, theta, eigenvalues, k):
+    """Stopping statistics and the Lyapunov terms at an anchor.
+
+    Parameters
+    ----------
+    V, G, theta, eigenvalues, k
+        As :func:`stopping_statistics`.
+
+    Returns
+    -------
+    deficit, angle : float
+        :func:`stopping_statistics`.
+    terms : tuple of 3 float
+        KL (0: walkers reborn from ``pi`` have law ``pi``), the leading
+        units' orthogonality defect ``||V_k^T V_k - I||_F^2`` and the gap
+        ``sum_{j<=k} (lambda_j - theta_j)`` (clipped at 0).
+    """
+    deficit, angle = stopping_statistics(V, G, theta, eigenvalues, k)
+    E = V[:, :k].T @ V[:, :k] - np.eye(k)
+    gap = max(float(np.sum(eigenvalues[:k]) - np.sum(theta[:k])), 0.0)
+    return deficit, angle, (0.0, float(np.sum(E * E)), gap)
+
+
+def leading_update(W, CW, rule, steps, k):
+    """The leading ``k`` units of ``W`` moved along the Hebbian direction of
+    ``CW`` (``dim x k``) by per-unit ``steps``, the extra units kept, the
+    block re-orthonormalised."""
+    Wk = W[:, :k]
+    return orthonormalize(np.hstack([Wk + hebbian_direction(Wk, CW, rule) * steps[:k], W[:, k:]]))
+
+
 class _AnchoredWalkers:
     """State of the variance-reduced walker flow on the shared checkpoint loop.
 
@@ -217,15 +248,12 @@ class _AnchoredWalkers:
         G = moment_product(self.Z, self.pi, self.W)
         self.V, self.G, self.theta = ritz_rotation(self.W, G)
         self.W, theta = self.V, self.theta
-        deficit, angle = stopping_statistics(self.V, self.G, theta, self.eigenvalues, self.k)
+        deficit, angle, terms = anchor_record(self.V, self.G, theta, self.eigenvalues, self.k)
         if deficit > self.last_deficit:
             # The walkers' step overshot (a noisy batch): halve it.
             self.rate *= 0.5
         self.last_deficit = deficit
-        E = self.V[:, :self.k].T @ self.V[:, :self.k] - np.eye(self.k)
-        gap = max(float(np.sum(self.eigenvalues[:self.k]) - np.sum(theta[:self.k])), 0.0)
-        # Reborn from pi, the walkers' law is pi: the KL term is 0.
-        self.logs.append((0.0, float(np.sum(E * E)), gap))
+        self.logs.append(terms)
         self.log_steps.append(t)
         self.statistics.append(deficit)
         self.angles.append(angle)
@@ -245,11 +273,8 @@ class _AnchoredWalkers:
         # Ritz rotation at the anchors): the products are on k columns.
         k = self.k
         positions = self.walkers.move(self.walk_steps, self.rng)
-        W = self.W[:, :k]
-        CW = batch_product(self.Z, positions, W - self.V[:, :k]) + self.G[:, :k]
-        update = hebbian_direction(W, CW, self.rule)
-        self.W = orthonormalize(np.hstack([W + update * (self.rate * self.walker_steps[:k]),
-                                           self.W[:, k:]]))
+        CW = batch_product(self.Z, positions, self.W[:, :k] - self.V[:, :k]) + self.G[:, :k]
+        self.W = leading_update(self.W, CW, self.rule, self.rate * self.walker_steps, k)
         return True
 
     def check(self, t):
