@@ -18,8 +18,12 @@ on the span of the weights and :math:`C_\\pi` the second moment of the data
 under :math:`\\pi`.  The first term measures how far the fast process is from
 equilibrium, the second how far the weights are from orthonormal, the third
 how much variance the learned subspace misses.  A fitted
-:class:`~slowfast_sklearn.CoupledFlowEmbedding` logs the three terms every
-50 weight updates in ``lyapunov_`` (update numbers in ``lyapunov_steps_``).
+:class:`~slowfast_sklearn.CoupledFlowEmbedding` logs the three terms at each
+checkpoint in ``lyapunov_`` (update numbers in ``lyapunov_steps_``): every
+50 weight updates for ``solver="stochastic"``, the walkers of the flow
+itself, used here; the default solver anchors the walkers at exact
+products and logs once per life of the walkers (2 updates), where the
+KL term is 0 because the walkers are reborn from :math:`\pi`.
 
 This example reads that log, then watches the fast process alone: walkers
 started from a single sample relax to the data measure.
@@ -65,7 +69,8 @@ labels = [
     r"subspace gap $\sum\lambda_i - \mathrm{tr}(P_W C_\pi)$",
 ]
 for ax, temperature in zip(axes, [1.0, 0.5]):
-    est = CoupledFlowEmbedding(n_components=2, temperature=temperature, random_state=0)
+    est = CoupledFlowEmbedding(n_components=2, temperature=temperature, solver="stochastic",
+                               random_state=0)
     est.fit(X)
     steps, terms = est.lyapunov_steps_, est.lyapunov_
     for j, label in enumerate(labels):

@@ -105,7 +105,7 @@ plt.show()
 # the cluster, and the axis turns to the cluster's long axis.  At every
 # temperature the learned axis (solid) lies on the exact top eigenvector
 # under ``pi`` (dashed): the walkers are reborn from ``pi`` every
-# ``walker_lifetime=10`` updates, so after the first rebirth their law *is*
+# ``walker_lifetime=2`` updates (the default solver's), so their law *is*
 # the spatial measure (the KL term of ``lyapunov_`` is 0 from there on) and
 # the weights learn from it, however slowly the walk itself mixes.
 #
