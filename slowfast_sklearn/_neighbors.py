@@ -89,18 +89,22 @@ def _forest(Z, k, rng, n_trees, leaf_size, refine, fan, progress):
     leaf_size = max(int(leaf_size), 2 * (k + 1))
     # Candidates are ranked in float32 (half the arithmetic) on a copy whose
     # rows each tree reorders in place, so that its nodes and leaves are
-    # contiguous; ``position`` holds each row's index in Z.  The distances
-    # returned are recomputed exactly from Z.
-    Zs = np.array(Z, dtype=np.float32, order="C")
-    sq = np.einsum("ij,ij->i", Zs, Zs)
+    # contiguous; ``position`` holds each row's index in Z.  The copy's rows
+    # are ``[z, |z|**2, 1]``: the leaves' squared distances in one product.
+    # The distances returned are recomputed exactly from Z.
+    d = Z.shape[1]
+    Zs = np.empty((n, d + 2), dtype=np.float32)
+    Zs[:, :d] = Z
+    Zs[:, d] = np.einsum("ij,ij->i", Zs[:, :d], Zs[:, :d])
+    Zs[:, d + 1] = 1.0
     position = np.arange(n, dtype=np.uint32)
     # The best k so far beside one tree's k candidates, each a key packing
     # the float32 rank above the index (see _pack_candidates): memory for
     # 2 k per sample, whatever the number of trees.
     keys = np.zeros((n, 2 * k), dtype=np.uint64)
     for tree in range(n_trees):
-        bounds = _tree_leaves(Zs, sq, position, leaf_size, rng)
-        _leaf_neighbours(Zs, sq, position, bounds, keys[:, k:] if tree else keys[:, :k])
+        bounds = _tree_leaves(Zs, position, leaf_size, rng)
+        _leaf_neighbours(Zs, position, bounds, keys[:, k:] if tree else keys[:, :k])
         if tree:
             _merge_into(keys, k)
         if progress is not None:
@@ -114,7 +118,7 @@ def _forest(Z, k, rng, n_trees, leaf_size, refine, fan, progress):
         keys = None
         indices = inverse[indices[position]]
         for done in range(refine):
-            indices, ranks = _refine(Zs, sq, indices, ranks, k, fan)
+            indices, ranks = _refine(Zs[:, :d], Zs[:, d], indices, ranks, k, fan)
             if progress is not None:
                 progress(n_trees + done + 1, n_trees + refine + 1)
         indices = position[indices[inverse]].astype(np.int32 if n < 2**31 else np.intp)
@@ -125,9 +129,10 @@ def _forest(Z, k, rng, n_trees, leaf_size, refine, fan, progress):
     return out
 
 
-def _tree_leaves(Z, sq, position, leaf_size, rng):
-    """One random-projection tree: reorders the rows of ``Z``, ``sq`` and
-    ``position`` in place so that consecutive runs are leaves.
+def _tree_leaves(Z, position, leaf_size, rng):
+    """One random-projection tree: reorders the rows of ``Z`` (coordinates
+    in all but the last two columns) and ``position`` in place so that
+    consecutive runs are leaves.
 
     Every node, a contiguous run of rows, is split at the median of its
     samples' projection on the difference of two of them, drawn at random;
@@ -139,7 +144,7 @@ def _tree_leaves(Z, sq, position, leaf_size, rng):
     bounds : ndarray of shape (n_leaves + 1,)
         Leaf ``j`` is rows ``bounds[j]:bounds[j + 1]``.
     """
-    n = Z.shape[0]
+    n, d = Z.shape[0], Z.shape[1] - 2
     levels = max(0, int(np.ceil(np.log2(n / leaf_size))))
     projection = np.empty(n, dtype=Z.dtype)
     for level in range(levels):
@@ -147,12 +152,12 @@ def _tree_leaves(Z, sq, position, leaf_size, rng):
         sizes = np.diff(bounds)
         a = bounds[:-1] + (rng.random(2**level) * sizes).astype(np.intp)
         b = bounds[:-1] + (rng.random(2**level) * sizes).astype(np.intp)
-        normals = Z[a] - Z[b]
+        normals = Z[a, :d] - Z[b, :d]
         for node, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
-            np.dot(Z[start:stop], normals[node], out=projection[start:stop])
+            np.dot(Z[start:stop, :d], normals[node], out=projection[start:stop])
         children = (np.arange(2**(level + 1) + 1) * n) // 2**(level + 1)
         upper = _upper_halves(projection, bounds, children[1::2])
-        _swap_misplaced(upper, children, (Z, sq, position))
+        _swap_misplaced(upper, children, (Z, position))
     return (np.arange(2**levels + 1) * n) // 2**levels
 
 
@@ -183,11 +188,15 @@ def _swap_misplaced(upper, children, arrays):
             array[p], array[q] = array[q], array[p]
 
 
-def _leaf_neighbours(Z, sq, position, bounds, out):
-    """Brute-force neighbours within each leaf (contiguous rows), leaves of
-    one size batched: each sample's ``k`` candidates as packed keys into
-    ``out`` at its row of the original order."""
+def _leaf_neighbours(Z, position, bounds, out):
+    """Brute-force neighbours within each leaf (contiguous rows of ``Z``,
+    each ``[z, |z|**2, 1]``), leaves of one size batched: each sample's
+    ``k`` candidates as packed keys into ``out`` at its row of the original
+    order."""
     k = out.shape[1]
+    # [z, |z|**2, 1] . [-2 z', 1, |z'|**2] = |z - z'|**2
+    swap = np.r_[np.arange(Z.shape[1] - 2), Z.shape[1] - 1, Z.shape[1] - 2]
+    scale = np.r_[np.full(Z.shape[1] - 2, -2.0, dtype=np.float32), 1.0, 1.0]
     sizes = np.diff(bounds)
     for m in np.unique(sizes):
         starts = bounds[:-1][sizes == m]
@@ -197,9 +206,7 @@ def _leaf_neighbours(Z, sq, position, bounds, out):
         for first in range(0, len(starts), batch):
             rows = starts[first:first + batch, None] + diagonal
             block = Z[rows]
-            D = (-2.0 * block) @ block.transpose(0, 2, 1)
-            D += sq[rows][:, :, None]
-            D += sq[rows][:, None, :]
+            D = block @ (block[:, :, swap] * scale).transpose(0, 2, 1)
             np.maximum(D, 0.0, out=D)  # rounding: packing needs non-negative floats
             D[:, diagonal, diagonal] = np.inf
             ranks, columns = _nearest_columns(D, kk)
@@ -284,7 +291,10 @@ def _exact_sorted(Z, indices):
     step = max(1, _BLOCK_ENTRIES // (k * Z.shape[1]))
     for start in range(0, n, step):
         rows = slice(start, start + step)
-        diff = np.subtract(Z[indices[rows]], Z[rows, None, :], dtype=np.float64)
-        distances[rows] = np.sqrt(np.einsum("ikd,ikd->ik", diff, diff))
+        # np.take gathers faster than fancy indexing; float64 before subtracting.
+        diff = np.take(Z, indices[rows], axis=0).astype(np.float64, copy=False)
+        diff -= Z[rows, None, :]
+        np.einsum("ikd,ikd->ik", diff, diff, out=distances[rows])
+    np.sqrt(distances, out=distances)
     order = np.argsort(distances, axis=1, kind="stable")
     return np.take_along_axis(distances, order, 1), np.take_along_axis(indices, order, 1)
