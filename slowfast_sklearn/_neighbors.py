@@ -150,8 +150,11 @@ def _tree_leaves(Z, position, leaf_size, rng):
     for level in range(levels):
         bounds = (np.arange(2**level + 1) * n) // 2**level
         sizes = np.diff(bounds)
-        a = bounds[:-1] + (rng.random(2**level) * sizes).astype(np.intp)
-        b = bounds[:-1] + (rng.random(2**level) * sizes).astype(np.intp)
+        # Two distinct members (a single one would give a null normal and a
+        # split at random).
+        a = (rng.random(2**level) * sizes).astype(np.intp)
+        b = (a + 1 + (rng.random(2**level) * (sizes - 1)).astype(np.intp)) % sizes
+        a, b = bounds[:-1] + a, bounds[:-1] + b
         normals = Z[a, :d] - Z[b, :d]
         for node, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
             np.dot(Z[start:stop, :d], normals[node], out=projection[start:stop])
