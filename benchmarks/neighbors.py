@@ -12,7 +12,9 @@ BLAS pinned to one thread.  Data: Gaussian samples with standard deviations
 the truth, averaged over the forests drawn from seeds 0 to ``repeats - 1``,
 whose spread is about 0.003 at 20000 x 64; not computed above
 ``--exact-up-to`` samples, where the exact search takes minutes) of each
-version, the median time of each and their ratio.
+version, the median time of each and their ratio.  ``--fit 100000x100``
+also times ``CoupledFlowEmbedding(10, random_state=0).fit`` on that data in
+float32 with either search in place (``--repeats`` fits each, interleaved).
 """
 
 import argparse
@@ -26,6 +28,8 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
+import slowfast_sklearn._neighbors as neighbors
+from slowfast_sklearn import CoupledFlowEmbedding
 from slowfast_sklearn._neighbors import approximate_kneighbors
 
 #: main before the search was made faster (merge of the dask branch).
@@ -68,14 +72,30 @@ def timed(searches, X, k, repeats):
     return [(r, statistics.median(t)) for r, t in zip(results, seconds)]
 
 
+def fit_times(searches, X, repeats):
+    """Median time of the default fit with each search in place, interleaved."""
+    seconds = [[] for _ in searches]
+    for _ in range(repeats):
+        for search, times in zip(searches, seconds):
+            neighbors.approximate_kneighbors = search
+            try:
+                start = time.perf_counter()
+                CoupledFlowEmbedding(10, random_state=0).fit(X)
+                times.append(time.perf_counter() - start)
+            finally:
+                neighbors.approximate_kneighbors = approximate_kneighbors
+    return [statistics.median(t) for t in seconds]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default=BEFORE)
-    parser.add_argument("--sizes", nargs="+", default=["20000x64", "50000x64", "30000x100",
+    parser.add_argument("--sizes", nargs="*", default=["20000x64", "50000x64", "30000x100",
                                                        "100000x100"])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--k", type=int, default=15)
     parser.add_argument("--exact-up-to", type=int, default=50_000)
+    parser.add_argument("--fit", nargs="*", default=[])
     args = parser.parse_args()
     before = earlier_version(args.before)
     print(f"before: {args.before}, after: working tree; k={args.k}, one BLAS thread")
@@ -96,6 +116,12 @@ def main():
                 recalls = f"{'-':>13} {'-':>6}"
             print(f"{n:>7} {d:>4} {recalls} "
                   f"{old_s:>10.3f}s {new_s:>5.3f}s {old_s / new_s:>6.2f}")
+        for size in args.fit:
+            n, d = (int(s) for s in size.split("x"))
+            old_s, new_s = fit_times([before, approximate_kneighbors],
+                                     data(n, d).astype(np.float32), args.repeats)
+            print(f"fit {n} x {d} float32, k=10: before {old_s:.2f}s, after {new_s:.2f}s, "
+                  f"ratio {old_s / new_s:.2f}")
 
 
 if __name__ == "__main__":
