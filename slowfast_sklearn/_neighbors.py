@@ -173,9 +173,12 @@ def _tree_leaves(Z, position, leaf_size, rng):
         a = (rng.random(2**level) * sizes).astype(np.intp)
         b = (a + 1 + (rng.random(2**level) * (sizes - 1)).astype(np.intp)) % sizes
         a, b = bounds[:-1] + a, bounds[:-1] + b
-        normals = Z[a, :d] - Z[b, :d]
+        # Whole rows against normals ending in zeros: BLAS is ten times
+        # slower on the strided coordinates alone (50 ms for 100,000 x 100).
+        normals = Z[a] - Z[b]
+        normals[:, d:] = 0.0
         for node, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
-            np.dot(Z[start:stop, :d], normals[node], out=projection[start:stop])
+            np.dot(Z[start:stop], normals[node], out=projection[start:stop])
         children = (np.arange(2**(level + 1) + 1) * n) // 2**(level + 1)
         upper = _upper_halves(projection, bounds, children[1::2])
         _swap_misplaced(upper, children, (Z, position))
