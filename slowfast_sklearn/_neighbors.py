@@ -19,16 +19,17 @@ the well-kept library for this, was measured first: on a fresh install its
 numba compilation took 31 s to import and 70 s for the first 100,000 x 100
 graph (7 s once compiled), longer than the whole fit may take.
 
-What makes it fast (``python benchmarks/neighbors.py``: 2.0x on 50,000 x 64,
-1.9x on 100,000 x 100 against the first version, the same recall): each
+What makes it fast (``python benchmarks/neighbors.py``: 2.5x on 50,000 x 64,
+2.3x on 100,000 x 100 against the first version, the same recall): each
 tree reorders one float32 copy of the rows in place, so that a node and a
 leaf are contiguous rows; a node is split by one partition of its
-projections and swaps of the rows on the wrong side, not a sort of all the
-samples; the copy's rows are ``[z, |z|**2, 1]``, so a leaf's squared
-distances are one product; and a leaf's nearest are one partition of
-unsigned keys packing each distance's bits (non-negative floats order as
-their bits) above its column, as the candidates are kept as keys packing
-the distance above the index, with no index arrays to gather.
+projections (whole rows against a normal ending in zeros) and swaps of the
+rows on the wrong side, not a sort of all the samples; the copy's rows are
+``[z, |z|**2, 1]``, so a leaf's squared distances are one product; and a
+leaf's nearest are one partition of unsigned keys packing each distance's
+bits (non-negative floats order as their bits) above its column, as the
+candidates are kept as keys packing the distance above the index, with no
+index arrays to gather.
 """
 
 import numpy as np
