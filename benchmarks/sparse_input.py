@@ -1,6 +1,6 @@
 """Sparse input: peak memory and time of a fit against PCA on the same CSR array.
 
-Run ``python benchmarks/sparse.py [n_samples] [n_features] [density] [k]
+Run ``python benchmarks/sparse_input.py [n_samples] [n_features] [density] [k]
 [--walkers]`` (default 100000 x 1000, density 0.002, k = 10).  BLAS runs on
 one thread; times are the best of three (one for the walkers), ratios are
 against ``PCA(svd_solver="arpack")`` in the same run, and the peak is what
