@@ -209,3 +209,34 @@ def test_the_studys_oracle_sees_every_anchor_and_can_stop_the_run():
     # Anchors after updates 2 and 4 (lifetime 2); each follows a weights round.
     assert seen == [(2, 3, 2), (2, 5, 4)]
     assert result.n_iter == 4 and not result.converged and mix.rounds == 5
+
+
+def test_heap_allocations_only_act_under_dasks_trim_setting():
+    """Inside a dask worker (MALLOC_TRIM_THRESHOLD_ set by its nanny) the
+    agents' calls take glibc's malloc settings for their work and restore
+    them, re-entrantly; in a process without the variable nothing is done."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from slowfast_sklearn.distributed import _heap\n"
+        "print(_heap._LIBC is not None, _heap._TRIM)\n"
+        "with _heap.heap_allocations():\n"
+        "    with _heap.heap_allocations():\n"
+        "        x = np.ones((2000, 2000)).sum()\n"
+        "    print(_heap._depth)\n"
+        "print(_heap._depth, x)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    plain = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                           text=True, check=True).stdout.split()
+    assert plain[:2] == ["False", "0"]
+    worker = subprocess.run([sys.executable, "-c", code],
+                            env={**env, "MALLOC_TRIM_THRESHOLD_": "65536"},
+                            capture_output=True, text=True, check=True).stdout.split()
+    active = worker[0] == "True"
+    if sys.platform.startswith("linux") and os.path.exists("/lib/x86_64-linux-gnu/libc.so.6"):
+        assert active and worker[1] == "65536"
+    assert worker[2:] == ["1" if active else "0", "0", "4000000.0"]

@@ -32,6 +32,7 @@ the agents are reached: :class:`InProcess` calls a list of local objects
 calls the same class as dask actors on the workers that hold the chunks.
 """
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,7 @@ from ..solvers.variance_reduced import (
     ritz_rotation,
     unit_steps,
 )
+from ._heap import heap_allocations
 from .summary import summarise
 
 __all__ = ["Agent", "AllReduce", "AnchorReport", "AnchoredWeights", "Gossip", "InProcess",
@@ -224,7 +226,7 @@ class Agent:
         """
         X, n = self.X, self.X.shape[0]
         self.base, self.active, self.exponent, self.share = base, active, exponent, share
-        with one_blas_thread():
+        with _working():
             Z = np.subtract(X, base, dtype=np.float64, order="C")
             Z = Z if active.all() else np.ascontiguousarray(Z[:, active])
             np.ldexp(Z, -exponent, out=Z)
@@ -269,12 +271,12 @@ class Agent:
         averaged weights, when given)."""
         if W_bar is not None:
             self.state.combine(W_bar)
-        with one_blas_thread():
+        with _working():
             return self.share * moment_product(self.rows, self.pi, self.state.V)
 
     def anchor(self, G):
         """Take the global anchor ``G = C_pi V``; see :meth:`AnchoredWeights.anchor`."""
-        with one_blas_thread():
+        with _working():
             return self.state.anchor(G)
 
     def live(self, updates):
@@ -287,7 +289,7 @@ class Agent:
         """
         state, rows = self.state, self.rows
         self.walkers.reborn(self.rng)
-        with one_blas_thread():
+        with _working():
             for _ in range(updates):
                 positions = self.walkers.move(self.walk_steps, self.rng)
                 state.walker_update(batch_product(rows, positions, state.delta())
@@ -301,6 +303,14 @@ class Agent:
     def measure(self):
         """``s_a pi_a``: the chunk's part of the pooled spatial measure."""
         return self.share * self.pi
+
+
+@contextlib.contextmanager
+def _working():
+    """An agent's call: BLAS on one thread (agents share the cores), and
+    temporaries from the heap inside a dask worker (see :mod:`._heap`)."""
+    with heap_allocations(), one_blas_thread():
+        yield
 
 
 class InProcess:
