@@ -39,7 +39,7 @@ import numpy as np
 from scipy import linalg
 
 from .._hebbian import orthonormalize
-from .._moments import moment_product, second_moment
+from .._moments import second_moment
 from .._prepare import LAZINESS, ON_DEMAND_BYTES
 from .._rows import CentredRows
 from .._threads import one_blas_thread
@@ -194,7 +194,7 @@ class Agent:
     def __init__(self, X, *, temperature=1.0, n_neighbors=15, seed=0, walk_steps=1):
         self.X, self.temperature, self.n_neighbors = X, temperature, n_neighbors
         self.rng, self.walk_steps = np.random.default_rng(seed), walk_steps
-        self.rows = self.P = self.pi = self.state = self.walkers = None
+        self.rows = self.P = self.pi = self.state = self.walkers = self.moment = None
         self.share = 0.0
 
     def summary(self):
@@ -239,6 +239,9 @@ class Agent:
             C, first = second_moment(Z, 0.0, weights=self.pi, first=True)
         # Large chunks read their rows off X (as an in-memory fit does).
         self.rows = Z if Z.nbytes <= ON_DEMAND_BYTES else None
+        # The local measure is fixed: its moment gives every anchor's C_a V
+        # (d x d x units flops, not 2 n x d x units over the rows).
+        self.moment = C
         return share * C, share * first, share**2 * float(self.pi @ self.pi)
 
     def start(self, scale, V, eigenvalues, k, rule, learning_rate, tol, n_walkers):
@@ -262,6 +265,7 @@ class Agent:
                                     np.ldexp(scale, -self.exponent))
         else:
             self.rows *= scale
+        self.moment = self.moment * scale**2
         self.walkers = GraphWalkers(self.rows, self.P, self.pi, n_walkers)
         self.state = AnchoredWeights(V, eigenvalues, k=k, rule=rule,
                                      learning_rate=learning_rate, tol=tol)
@@ -272,7 +276,7 @@ class Agent:
         if W_bar is not None:
             self.state.combine(W_bar)
         with _working():
-            return self.share * moment_product(self.rows, self.pi, self.state.V)
+            return self.share * (self.moment @ self.state.V)
 
     def anchor(self, G):
         """Take the global anchor ``G = C_pi V``; see :meth:`AnchoredWeights.anchor`."""
