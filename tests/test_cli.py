@@ -304,6 +304,24 @@ def test_convergence_warning_is_one_line(tmp_path, data):
 # -- Reading what users write ------------------------------------------------
 
 
+def test_a_named_index_column_is_flagged(tmp_path, capsys, data):
+    """An index saved under a name is a column like any other: it is fitted
+    (its values are numbers), and the warning says how to drop it."""
+    pd = pytest.importorskip("pandas")
+    source, target = tmp_path / "frame.csv", tmp_path / "out.npy"
+    frame = pd.DataFrame(data, columns=list("abcde"))
+    frame.index.name = "id"
+    frame.to_csv(source)
+    assert main(["embed", str(source), "-o", str(target), "--solver", "averaged"]) == 0
+    captured = capsys.readouterr()
+    assert "column 1 ('id') holds the row numbers 0, 1, ..., 299" in captured.err
+    assert "to_csv(index=False)" in captured.err
+    assert "read 300 x 6, wrote 300 x 2" in captured.out
+    frame.to_csv(source, index=False)
+    assert main(["embed", str(source), "-o", str(target), "--solver", "averaged"]) == 0
+    assert "row numbers" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("columns", [None, ["a", "b c", "d,e", "f", "g"]],
                          ids=["default-names", "named"])
 def test_pandas_to_csv_with_its_index(tmp_path, capsys, data, columns):
@@ -483,7 +501,7 @@ def test_verbose_reaches_the_fit(tmp_path, capsys, data):
     progress = [line for line in out if line.startswith("[CoupledFlowEmbedding] iteration")]
     est = CoupledFlowEmbedding(solver="averaged", random_state=0).fit(data)
     assert len(progress) == est.n_iter_ >= 1
-    assert out[-1].startswith("wrote 300 x 2")
+    assert out[-1].startswith("read 300 x 5, wrote 300 x 2")
 
 
 def test_help_documents_every_option():

@@ -4,6 +4,8 @@ import sys
 import time
 import warnings
 
+import numpy as np
+
 from .io import check_output_path, delimiter_option, read_matrix, write_features
 from .options import embed_options
 
@@ -83,7 +85,8 @@ def run_embed(args, out=None, err=None):
         return 1
     try:
         check_output_path(args.output)
-        X, _ = read_matrix(args.input, delimiter)
+        X, columns = read_matrix(args.input, delimiter)
+        _warn_row_numbers(X, columns, err)
         est = _estimator_from_args(args)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -101,9 +104,22 @@ def run_embed(args, out=None, err=None):
         print(f"error: {' '.join(str(exc).split())}", file=err)
         return 1
     print(
+        f"read {X.shape[0]} x {X.shape[1]}, "
         f"wrote {features.shape[0]} x {features.shape[1]} {features.dtype} features to "
         f"{args.output} (fit {seconds:.2f} s, {est.n_iter_} iteration"
         f"{'s' if est.n_iter_ != 1 else ''}, converged={est.converged_})",
         file=out,
     )
     return 0
+
+
+def _warn_row_numbers(X, columns, err):
+    """A named first column holding 0, 1, ..., n-1 is likely an index saved
+    under a name (pandas: ``df.index.name = "id"``): say so, keep it."""
+    if X.ndim != 2 or X.shape[0] < 2 or not columns or not columns[0]:
+        return
+    if np.array_equal(X[:, 0], np.arange(X.shape[0])):
+        print(f"warning: column 1 ({columns[0]!r}) holds the row numbers 0, 1, ..., "
+              f"{X.shape[0] - 1} and is fitted as a feature; if it is an index, write the file "
+              "without it (pandas: to_csv(index=False)) or with a blank header cell above it",
+              file=err)

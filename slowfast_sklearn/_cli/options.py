@@ -24,23 +24,29 @@ _HELP = {
     "temperature": "temperature of the spatial measure q**(1/T): T > 1 flattens it, T < 1 "
     "concentrates it on dense regions, 1 weighs every sample equally",
     "n_neighbors": "neighbours per sample in the walkers' kNN graph",
-    "n_walkers": "number of walkers (the fast process); each weight update averages over them",
+    "n_walkers": "number of walkers (the fast process), or 'auto' (one per sample for the "
+    "default solver, 2048 otherwise); each weight update averages over them",
     "walk_steps": "walker moves per weight update (the time-scale separation)",
     "walker_lifetime": "weight updates after which all walkers are reborn from the stationary "
-    "measure; 'none' keeps them for the whole run (the paper's pure flow)",
-    "learning_rate": "step size of the weights in units of 1/lambda_1: 'auto' (0.2) or a "
-    "number in (0, 1)",
-    "solver": "integrator of the coupled flow: stochastic (walkers), mean_field (their exact "
-    "law) or averaged (the averaged flow: deterministic, fast, for large data)",
+    "measure: 'auto' (2 for the default solver, 10 for stochastic), a number, or 'none' to "
+    "keep them for the whole run (the paper's pure flow)",
+    "learning_rate": "step size of the weights in units of 1/lambda_1: 'auto' (0.5 for the "
+    "default solver, 0.2 otherwise) or a number in (0, 1)",
+    "solver": "integrator of the coupled flow: auto (the default: variance_reduced for the "
+    "sanger and oja rules on the graph, stochastic otherwise), variance_reduced (walkers "
+    "anchored at exact products with the second moment), stochastic (the flow's own walkers), "
+    "mean_field (their exact law) or averaged (the averaged flow: deterministic, no walkers)",
     "max_iter": "most weight updates (iterations for the averaged solver)",
-    "tol": "convergence threshold in radians, or 'auto' (0.03 for the stochastic solver, 1e-6 "
-    "for the deterministic ones)",
+    "tol": "convergence threshold, or 'auto': the captured-variance deficit for "
+    "variance_reduced (1e-3; the angle bound across well-separated gaps must be below its "
+    "square root), an angle in radians for the others (0.03 for stochastic, 1e-6 for the "
+    "deterministic ones)",
     "whiten": "scale each feature to unit variance under the spatial measure",
     "random_state": "seed of the walkers and initial weights; the same seed gives the same "
     "output; 'none' draws a fresh one",
     "verbose": "progress: N > 0 prints one line per checkpoint of the fit to standard output",
 }
-_METAVARS = {"n_components": "K", "temperature": "T", "learning_rate": "ETA", "tol": "RAD",
+_METAVARS = {"n_components": "K", "temperature": "T", "learning_rate": "ETA", "tol": "TOL",
              "random_state": "SEED", "walker_lifetime": "UPDATES", "verbose": "N"}
 #: How the command line spells None, where a parameter accepts it.
 _NONE_WORDS = {"n_components": "all"}
