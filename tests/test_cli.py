@@ -515,7 +515,7 @@ def test_help_documents_every_option():
         for flag in action.option_strings:
             assert flag in text
     assert "(default: auto)" in text  # n_walkers, read from the estimator
-    assert "'none' keeps them" in text  # walker_lifetime
+    assert "'none' to keep them" in text  # walker_lifetime
     rules = [a.choices for a in parser._actions if a.dest == "rule"][0]
     assert "{" + ",".join(rules) + "}" in text
     # The top-level help names both subcommands.
