@@ -23,7 +23,7 @@ checkpoint in ``lyapunov_`` (update numbers in ``lyapunov_steps_``): every
 50 weight updates for ``solver="stochastic"``, the walkers of the flow
 itself, used here; the default solver anchors the walkers at exact
 products and logs once per life of the walkers (2 updates), where the
-KL term is 0 because the walkers are reborn from :math:`\pi`.
+KL term is 0 because the walkers are reborn from ``pi``.
 
 This example reads that log, then watches the fast process alone: walkers
 started from a single sample relax to the data measure.
