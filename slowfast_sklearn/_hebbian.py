@@ -18,8 +18,8 @@ normaliser ``N`` chosen by the rule:
 
 import numpy as np
 
-__all__ = ["RULES", "batch_moments", "hebbian_step", "hebbian_update", "spectral_norm_bound",
-           "orthonormalize"]
+__all__ = ["RULES", "batch_moments", "hebbian_direction", "hebbian_step", "hebbian_update",
+           "spectral_norm_bound", "orthonormalize"]
 
 RULES = ("sanger", "oja", "hebbian", "trace")
 
@@ -135,15 +135,38 @@ def hebbian_update(W, CW, A, learning_rate, rule, step_guard=True):
     W_new : ndarray of shape (n_features, n_components)
         ``W + eta (C W - W N(A))``, a new array.
     """
-    update = np.array(CW, dtype=np.float64)
-    N = _normaliser(A, rule)
-    if N is not None:
-        update -= W @ N
+    update = hebbian_direction(W, CW, rule, A)
     eta = learning_rate
     if step_guard:
         batch = float(np.abs(A).sum(axis=0).max())
         eta = eta / max(1.0, spectral_norm_bound(W), 2.0 * eta * batch)
     return W + eta * update
+
+
+def hebbian_direction(W, CW, rule, A=None):
+    """The Hebbian direction ``C W - W N(W^T C W)`` of ``rule`` (Sanger 1989,
+    Oja 1982; plain Hebbian: ``C W``).
+
+    Parameters
+    ----------
+    W, CW : ndarray of shape (n_features, n_components)
+        Weights and ``C W``.
+    rule : {"sanger", "oja", "hebbian", "trace"}
+    A : ndarray of shape (n_components, n_components), default=None
+        ``W^T C W`` when already formed.
+
+    Returns
+    -------
+    direction : ndarray of shape (n_features, n_components)
+        A new float64 array.
+
+    Raises
+    ------
+    ValueError
+        If ``rule`` is unknown.
+    """
+    N = _normaliser(W.T @ CW if A is None else A, rule)
+    return np.array(CW, dtype=np.float64) if N is None else CW - W @ N
 
 
 def orthonormalize(W):

@@ -20,6 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import StandardScaler
 
 import slowfast_sklearn._rows as rows_module
+from slowfast_sklearn._hebbian import hebbian_direction
 from slowfast_sklearn import CoupledFlowEmbedding
 from slowfast_sklearn.fast import FAST_PROCESSES
 from slowfast_sklearn.fast.graph import GraphWalkers
@@ -27,7 +28,6 @@ from slowfast_sklearn.solvers import SOLVERS, resolve_solver
 from slowfast_sklearn.solvers.variance_reduced import (
     SEPARATED,
     batch_product,
-    hebbian_direction,
     ritz_rotation,
     stopping_statistics,
     unit_steps,

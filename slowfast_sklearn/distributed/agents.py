@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg
 
-from .._hebbian import orthonormalize
+from .._hebbian import hebbian_direction, orthonormalize
 from .._moments import second_moment
 from .._prepare import LAZINESS, ON_DEMAND_BYTES
 from .._rows import CentredRows
@@ -49,7 +49,6 @@ from ..solvers._base import FlowResult, run_checkpoints
 from ..solvers.variance_reduced import (
     anchor_record,
     batch_product,
-    hebbian_direction,
     leading_update,
     ritz_rotation,
     unit_steps,

@@ -39,13 +39,13 @@ the subspace among them is ill-determined; the deficit still is not.
 import numpy as np
 from scipy import linalg
 
-from .._hebbian import orthonormalize
+from .._hebbian import hebbian_direction, orthonormalize
 from .._moments import moment_product
 from .._rows import row_blocks
 from ..fast.graph import GraphWalkers
 from ._base import FlowResult, Solver, one_blas_thread, run_checkpoints
 
-__all__ = ["VarianceReducedSolver", "batch_product", "hebbian_direction", "ritz_rotation",
+__all__ = ["VarianceReducedSolver", "batch_product", "ritz_rotation",
            "stopping_statistics", "unit_steps", "variance_reduced_flow"]
 
 #: A gap ``lambda_j - lambda_{j+1}`` at least this share of ``lambda_j`` is
@@ -126,22 +126,6 @@ def unit_steps(theta, k):
     eps, tiny = np.finfo(np.float64).eps, np.finfo(np.float64).tiny
     steps = np.where(theta > 100 * eps * theta[0], 1.0 / np.maximum(theta, tiny), 0.0)
     return steps, np.minimum(steps, steps[k - 1] or steps[0])
-
-
-def hebbian_direction(W, CW, rule):
-    """The Hebbian update direction ``C W - W N(W^T C W)`` of Sanger's or Oja's rule.
-
-    Parameters
-    ----------
-    W, CW : ndarray of shape (dim, units)
-    rule : {"sanger", "oja"}
-
-    Returns
-    -------
-    direction : ndarray of shape (dim, units)
-    """
-    A = W.T @ CW
-    return CW - W @ (np.triu(A) if rule == "sanger" else A)
 
 
 def stopping_statistics(V, G, theta, eigenvalues, k):
