@@ -372,10 +372,13 @@ class SampleMoments:
     unit : float
     eigenvalues : ndarray, default=None
         Top eigenvalues already known (in the dynamics' units), descending.
+    dense : ndarray of shape (d, d), default=None
+        ``Z^T diag(pi) Z`` itself when the preparation formed it: products
+        with it cost ``d**2`` per column instead of a pass over ``Z``.
     """
 
-    def __init__(self, Z, pi, unit, eigenvalues=None):
-        self.Z, self.pi, self.unit = Z, pi, unit
+    def __init__(self, Z, pi, unit, eigenvalues=None, dense=None):
+        self.Z, self.pi, self.unit, self.dense = Z, pi, unit, dense
         self.eigenvalues = np.zeros(0) if eigenvalues is None else eigenvalues
 
     @property

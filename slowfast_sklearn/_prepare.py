@@ -523,7 +523,12 @@ def _moments(p):
         p.lambdas = lambdas
         with np.errstate(over="ignore"):
             # In the rescaled rows' units the eigenvalues are lambdas / lambda_1.
-            p.moments = SampleMoments(p.rows, pi, lambdas[0] * unit, lambdas / lambdas[0])
+            # C (formed above) in the rescaled rows' units, for the anchors'
+            # products; implicit centring of sparse rows loses digits the
+            # rows' own products keep.
+            dense = None if sparse else C / lambdas[0]
+            p.moments = SampleMoments(p.rows, pi, lambdas[0] * unit, lambdas / lambdas[0],
+                                      dense=dense)
     if p.geometry.flat:
         p.flat_moments = (C, first, p.active, p.exponent)
     else:

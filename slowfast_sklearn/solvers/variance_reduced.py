@@ -214,9 +214,10 @@ class _AnchoredWalkers:
     """
 
     def __init__(self, Z, pi, walkers, eigenvalues, *, n_components, units, rule,
-                 learning_rate, lifetime, walk_steps, tol, rng, weights_init=None):
+                 learning_rate, lifetime, walk_steps, tol, rng, weights_init=None, moment=None):
         d = Z.shape[1]
         self.Z, self.pi, self.walkers, self.eigenvalues = Z, pi, walkers, eigenvalues
+        self.moment = moment
         self.k, self.rule, self.rate, self.tol, self.rng = n_components, rule, learning_rate, tol, rng
         self.lifetime, self.walk_steps = lifetime, walk_steps
         block = rng.standard_normal((d, units))
@@ -229,7 +230,10 @@ class _AnchoredWalkers:
 
     def anchor(self, t):
         """``C_pi V`` at the current weights, the Ritz rotation and the statistics."""
-        G = moment_product(self.Z, self.pi, self.W)
+        if self.moment is not None:
+            G = self.moment @ self.W
+        else:
+            G = moment_product(self.Z, self.pi, self.W)
         self.V, self.G, self.theta = ritz_rotation(self.W, G)
         self.W, theta = self.V, self.theta
         deficit, angle, terms = anchor_record(self.V, self.G, theta, self.eigenvalues, self.k)
@@ -286,7 +290,7 @@ class _AnchoredWalkers:
 def variance_reduced_flow(Z, P, pi, eigenvalues, *, n_components, rng, rule="sanger",
                           learning_rate=0.5, n_walkers=None, walker_lifetime=2, walk_steps=1,
                           max_iter=3000, tol=1e-3, oversampling=None, weights_init=None,
-                          verbose=0, checkpoint=None):
+                          verbose=0, checkpoint=None, moment=None):
     """Run the variance-reduced walker flow.
 
     Parameters
@@ -322,6 +326,9 @@ def variance_reduced_flow(Z, P, pi, eigenvalues, *, n_components, rng, rule="san
     verbose : int, default=0
     checkpoint : callable, default=None
         ``checkpoint(update, last) -> bool`` at every anchor.
+    moment : ndarray of shape (dim, dim), default=None
+        ``C_pi = Z^T diag(pi) Z`` when already formed: the anchors' products
+        ``C_pi V`` are then ``dim**2`` per column, not a pass over ``Z``.
 
     Returns
     -------
@@ -336,7 +343,7 @@ def variance_reduced_flow(Z, P, pi, eigenvalues, *, n_components, rng, rule="san
         Z, pi, walkers, np.asarray(eigenvalues, dtype=np.float64), n_components=k,
         units=min(d, k + p), rule=rule, learning_rate=learning_rate,
         lifetime=walker_lifetime, walk_steps=walk_steps, tol=tol, rng=rng,
-        weights_init=weights_init,
+        weights_init=weights_init, moment=moment,
     )
     if flow.done:
         # The first anchor is already exact (as many units as dimensions, or
@@ -421,7 +428,7 @@ class VarianceReducedSolver(Solver):
                 n_walkers=params.n_walkers, walker_lifetime=params.walker_lifetime,
                 walk_steps=params.walk_steps, max_iter=params.max_iter, tol=params.tol,
                 weights_init=params.weights_init, verbose=params.verbose,
-                checkpoint=params.checkpoint,
+                checkpoint=params.checkpoint, moment=getattr(problem.moments, "dense", None),
             )
 
 
